@@ -1,0 +1,30 @@
+# sudo make demo | sudo make test | make docs | sudo make bench
+VENV := .venv
+PY := $(VENV)/bin/python
+MC := $(VENV)/bin/minicontainer
+
+.PHONY: setup demo test test-unit test-integration docs bench clean
+
+setup:
+	scripts/bootstrap
+
+demo: setup
+	$(MC) rootfs build busybox
+	$(MC) run --hostname demo -- sh -c 'echo "pid inside: $$$$"; echo "hostname: $$(hostname)"; \
+		id; echo "processes:"; ps; echo "interfaces:"; ip link; echo; mc-probe'
+
+test: setup
+	$(MC) rootfs build busybox >/dev/null
+	$(PY) -m pytest -q tests
+
+test-unit: setup
+	$(PY) -m pytest -q tests/unit
+
+test-integration: setup
+	$(PY) -m pytest -q tests/integration
+
+bench: setup
+	$(PY) benchmarks/startup.py
+
+clean:
+	rm -rf build *.egg-info minicontainer/_native*.so minicontainer/_native.c

@@ -1,0 +1,175 @@
+/* Thin wrappers over the syscalls the Python standard library lacks.
+ * See native.h for the error convention. */
+#define _GNU_SOURCE
+#include <Python.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "native.h"
+
+/* glibc 2.36 cannot include <linux/mount.h> beside <sys/mount.h>, and older
+ * ones lack these: the values are the kernel's ABI. */
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#endif
+
+struct mc_mount_attr {
+    unsigned long long attr_set;
+    unsigned long long attr_clr;
+    unsigned long long propagation;
+    unsigned long long userns_fd;
+};
+
+/* A fork that takes CLONE_NEW* flags.  cffi releases the GIL around calls, so
+ * take it back: the interpreter's fork hooks must run with the GIL held, exactly
+ * as os.fork() does.  No new stack is given, so the child continues on a copy of
+ * ours, like fork(). */
+long mc_clone(unsigned long flags)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+    long pid;
+    int saved_errno;
+
+    PyOS_BeforeFork();
+    pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+    saved_errno = errno;
+    if (pid == 0)
+        PyOS_AfterFork_Child();
+    else
+        PyOS_AfterFork_Parent();
+    PyGILState_Release(gil);
+    errno = saved_errno;
+    return pid;
+}
+
+int mc_unshare(int flags)
+{
+    return unshare(flags);
+}
+
+int mc_setns(int fd, int nstype)
+{
+    return setns(fd, nstype);
+}
+
+int mc_pivot_root(const char *new_root, const char *put_old)
+{
+    return syscall(SYS_pivot_root, new_root, put_old);
+}
+
+int mc_mount(const char *source, const char *target, const char *fstype,
+             unsigned long flags, const char *data)
+{
+    return mount(source, target, fstype, flags, data);
+}
+
+int mc_umount2(const char *target, int flags)
+{
+    return umount2(target, flags);
+}
+
+/* Read-only for a mount, or for a mount and everything below it, in one call.
+ * A bind mount remounted with MS_RDONLY only covers the top mount; this does not. */
+int mc_mount_setattr_rdonly(const char *path, int recursive)
+{
+    struct mc_mount_attr attr;
+
+    memset(&attr, 0, sizeof(attr));
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    return syscall(SYS_mount_setattr, AT_FDCWD, path,
+                   recursive ? AT_RECURSIVE : 0, &attr, sizeof(attr));
+}
+
+/* A detached copy of the mount tree at path, as an fd: it outlives a
+ * pivot_root and can be attached later with mc_move_mount. */
+int mc_open_tree_clone(const char *path, int recursive)
+{
+    return syscall(SYS_open_tree, AT_FDCWD, path,
+                   OPEN_TREE_CLONE | O_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+}
+
+int mc_move_mount(int from_fd, const char *to_path)
+{
+    return syscall(SYS_move_mount, from_fd, "", AT_FDCWD, to_path, MOVE_MOUNT_F_EMPTY_PATH);
+}
+
+int mc_sethostname(const char *name, size_t len)
+{
+    return sethostname(name, len);
+}
+
+int mc_close_range(unsigned int first, unsigned int last, unsigned int flags)
+{
+    return syscall(SYS_close_range, first, last, flags);
+}
+
+int mc_set_ambient(int op, unsigned long cap)
+{
+    return prctl(PR_CAP_AMBIENT, op, cap, 0, 0);
+}
+
+int mc_set_dumpable(int dumpable)
+{
+    return prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
+}
+
+int mc_set_pdeathsig(int sig)
+{
+    return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0);
+}
+
+int mc_set_child_subreaper(int on)
+{
+    return prctl(PR_SET_CHILD_SUBREAPER, on, 0, 0, 0);
+}
+
+int mc_set_no_new_privs(void)
+{
+    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
+/* The same ioctl `ip link set NAME up` ends in, without loading a netlink
+ * library on the start-up path of every container. */
+int mc_set_link_up(const char *ifname)
+{
+    struct ifreq ifr;
+    int fd, rc, saved_errno;
+
+    if (strlen(ifname) >= IFNAMSIZ) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    memset(&ifr, 0, sizeof(ifr));
+    strcpy(ifr.ifr_name, ifname);
+    rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
+    if (rc == 0) {
+        ifr.ifr_flags |= IFF_UP;
+        rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+    }
+    saved_errno = errno;
+    close(fd);
+    errno = saved_errno;
+    return rc;
+}

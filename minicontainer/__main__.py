@@ -1,0 +1,5 @@
+import sys
+
+from minicontainer.cli import main
+
+sys.exit(main())

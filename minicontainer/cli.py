@@ -1,0 +1,144 @@
+"""The ``minicontainer`` command.
+
+Every runtime error ends as one line, ``minicontainer: error: <what> (<why>)``,
+and exit status 125; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+EXIT_USAGE = 125
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but bad usage is a one-line error with the runtime's exit status."""
+
+    def error(self, message: str) -> None:
+        self.exit(EXIT_USAGE, f"minicontainer: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="minicontainer",
+        description="A small, honest container runtime for learning how isolation works.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser(
+        "run",
+        help="run a command in a new container",
+        description="Run COMMAND in a new container, in the foreground. By default it "
+        "gets new user, pid, mount, uts, ipc, net and cgroup namespaces, the busybox "
+        "rootfs under a private overlay, and only a loopback interface.",
+    )
+    run.add_argument("-i", "--interactive", action="store_true",
+                     help="keep stdin attached (it always is; accepted for Docker habits)")
+    run.add_argument("-t", "--tty", action="store_true",
+                     help="give the command a new pty from the container's devpts, in a new session")
+    run.add_argument("--hostname", help="hostname inside (default: the container id)")
+    run.add_argument("-e", "--env", action="append", default=[], metavar="NAME=VALUE",
+                     help="set an environment variable (repeatable)")
+    run.add_argument("-w", "--workdir", default="/", metavar="DIR",
+                     help="working directory inside (created if missing; default /)")
+    run.add_argument("-u", "--user", metavar="UID[:GID]", help="numeric user and group inside")
+    run.add_argument("-v", "--volume", action="append", default=[], metavar="HOST:CTR[:ro]",
+                     help="bind-mount a host path (repeatable)")
+    run.add_argument("--rootfs", metavar="DIR|NAME",
+                     help="root filesystem: a directory or a stored rootfs name "
+                     "(default: the busybox rootfs)")
+    run.add_argument("--read-only", action="store_true", help="mount the root read-only")
+    run.add_argument("--no-overlay", action="store_true",
+                     help="write straight into the rootfs instead of a private overlay layer")
+    run.add_argument("--share", default="", metavar="NS[,NS...]",
+                     help="keep these host namespaces: pid, net, ipc, uts, cgroup, user")
+    run.add_argument("--userns", choices=("private", "host"), default="private",
+                     help="'host': no user namespace, container root is host root")
+    run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG...]")
+    run.set_defaults(handler=_run)
+
+    rootfs = commands.add_parser("rootfs", help="build or import root filesystems")
+    rootfs_commands = rootfs.add_subparsers(dest="rootfs_command", required=True,
+                                            parser_class=_Parser)
+    build = rootfs_commands.add_parser("build", help="build the default busybox rootfs, offline")
+    build.add_argument("kind", choices=("busybox",))
+    build.add_argument("dir", nargs="?", help="where (default: the stored 'busybox' rootfs)")
+    build.set_defaults(handler=_rootfs_build)
+    imp = rootfs_commands.add_parser("import", help="unpack a rootfs tarball safely")
+    imp.add_argument("tarball")
+    imp.add_argument("name")
+    imp.set_defaults(handler=_rootfs_import)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace):
+    """The :class:`~minicontainer.config.Config` that ``run``'s flags describe."""
+    from minicontainer import rootfs
+    from minicontainer.config import Config, ConfigError, Mount, parse_namespaces, parse_user
+    from minicontainer.namespaces import ALL, Namespace
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise ConfigError("command", "", "is missing: minicontainer run [OPTIONS] -- COMMAND")
+    shared = parse_namespaces(args.share)
+    if shared & Namespace.MNT:
+        raise ConfigError("share", "mnt", "cannot be shared: the rootfs is set up in a new one")
+    if args.userns == "host":
+        shared |= Namespace.USER
+    uid, gid = parse_user(args.user) if args.user else (0, None)
+    return Config(
+        args=command,
+        env=args.env,
+        cwd=args.workdir,
+        uid=uid,
+        gid=0 if gid is None else gid,
+        terminal=args.tty,
+        hostname=args.hostname,
+        rootfs=rootfs.resolve(args.rootfs) if args.rootfs else None,
+        readonly=args.read_only,
+        overlay=not args.no_overlay,
+        namespaces=ALL & ~shared,
+        mounts=[Mount.parse(spec) for spec in args.volume],
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from minicontainer.runtime import Container
+
+    return Container(config_from_args(args)).run()
+
+
+def _rootfs_build(args: argparse.Namespace) -> int:
+    from minicontainer import rootfs
+
+    path = rootfs.build_busybox(args.dir or rootfs.stored(rootfs.DEFAULT_NAME))
+    print(path)
+    return 0
+
+
+def _rootfs_import(args: argparse.Namespace) -> int:
+    from minicontainer import rootfs
+
+    print(rootfs.import_tarball(args.tarball, args.name))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except Exception as e:
+        if args.debug:
+            raise
+        from minicontainer.errors import EXIT_RUNTIME_ERROR, describe
+
+        code = getattr(e, "exit_code", EXIT_RUNTIME_ERROR)
+        print(f"minicontainer: error: {describe(e)}", file=sys.stderr)
+        return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,311 @@
+"""The container configuration: a subset of the OCI runtime-spec ``config.json``.
+
+:class:`Config` is flat so that a script can write ``Config(args=["hostname"],
+hostname="x")``; :meth:`Config.to_oci` and :meth:`Config.from_oci` show where each
+field lives in a real ``config.json``, so what a student learns here reads
+straight across to runc, Docker and Kubernetes.
+
+Every isolation layer is a field.  Switching one off is a change of config, never
+a special case in the layer's code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from minicontainer import idmap
+from minicontainer.namespaces import ALL, Namespace
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+MAX_HOSTNAME = 64
+_HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_ID = 0xFFFFFFFE
+
+
+class ConfigError(ValueError):
+    """A config field holds a value minicontainer cannot use.
+
+    The message names the field and the value, e.g.
+    ``hostname: 'a_b' is not a valid hostname``.
+    """
+
+    def __init__(self, field: str, value: object, why: str) -> None:
+        super().__init__(f"{field}: {value!r} {why}")
+        self.field = field
+        self.value = value
+
+
+class Mount:
+    """A bind mount of a host path into the container (an OCI ``mounts`` entry)."""
+
+    __slots__ = ("source", "destination", "readonly")
+
+    def __init__(self, source: str, destination: str, readonly: bool = False) -> None:
+        self.source = source
+        self.destination = destination
+        self.readonly = readonly
+
+    def __repr__(self) -> str:
+        return f"Mount({self.source!r}, {self.destination!r}, readonly={self.readonly})"
+
+    def to_oci(self) -> dict[str, object]:
+        options = ["rbind", "ro" if self.readonly else "rw"]
+        return {
+            "destination": self.destination,
+            "type": "bind",
+            "source": self.source,
+            "options": options,
+        }
+
+    @classmethod
+    def parse(cls, spec: str) -> Mount:
+        """``HOST:CONTAINER[:ro|:rw]``, as ``-v`` takes it."""
+        parts = spec.split(":")
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+            raise ConfigError("volume", spec, "is not HOST:CONTAINER[:ro|:rw]")
+        if len(parts) == 3 and parts[2] not in ("ro", "rw"):
+            raise ConfigError("volume", spec, "has an option other than ro or rw")
+        return cls(parts[0], parts[1], readonly=len(parts) == 3 and parts[2] == "ro")
+
+
+class Config:
+    """Everything that decides what a container is.
+
+    Layer fields and their OCI homes:
+
+    ``namespaces``
+        the namespaces to create (``linux.namespaces``); missing ones are shared
+        with the host.
+    ``uid_mappings`` / ``gid_mappings``
+        ``linux.uidMappings`` / ``linux.gidMappings``; ``None`` means the default
+        unprivileged range, ``[]`` with no user namespace.
+    ``rootfs``, ``readonly``
+        ``root.path`` and ``root.readonly``; ``None`` is the default busybox rootfs.
+    ``overlay``
+        minicontainer's own: a per-container writable layer keeps the rootfs pristine.
+    """
+
+    def __init__(
+        self,
+        args: list[str],
+        *,
+        env: list[str] | None = None,
+        cwd: str = "/",
+        uid: int = 0,
+        gid: int = 0,
+        terminal: bool = False,
+        hostname: str | None = None,
+        rootfs: str | None = None,
+        readonly: bool = False,
+        overlay: bool = True,
+        namespaces: Namespace = ALL,
+        uid_mappings: list[idmap.IdMapping] | None = None,
+        gid_mappings: list[idmap.IdMapping] | None = None,
+        mounts: list[Mount] | None = None,
+    ) -> None:
+        self.args = list(args)
+        self.env = list(env) if env is not None else []
+        self.cwd = cwd
+        self.uid = uid
+        self.gid = gid
+        self.terminal = terminal
+        self.hostname = hostname
+        self.rootfs = rootfs
+        self.readonly = readonly
+        self.overlay = overlay
+        self.namespaces = Namespace(namespaces)
+        if uid_mappings is None:
+            uid_mappings = idmap.default_mappings("uid") if self.user_namespace else []
+        if gid_mappings is None:
+            gid_mappings = idmap.default_mappings("gid") if self.user_namespace else []
+        self.uid_mappings = uid_mappings
+        self.gid_mappings = gid_mappings
+        self.mounts = list(mounts) if mounts is not None else []
+
+    @property
+    def user_namespace(self) -> bool:
+        return bool(self.namespaces & Namespace.USER)
+
+    def environment(self) -> list[str]:
+        """The environment the command starts with: defaults, then ``env`` over them."""
+        defaults = {"PATH": DEFAULT_PATH, "HOME": "/root" if self.uid == 0 else "/"}
+        if self.hostname:
+            defaults["HOSTNAME"] = self.hostname
+        if self.terminal:
+            defaults["TERM"] = "xterm"
+        for entry in self.env:
+            name, _, value = entry.partition("=")
+            defaults[name] = value
+        return [f"{k}={v}" for k, v in defaults.items()]
+
+    def host_uid(self, container_uid: int) -> int:
+        """The host uid that ``container_uid`` is (itself without a user namespace)."""
+        if not self.user_namespace:
+            return container_uid
+        return idmap.to_host(self.uid_mappings, container_uid)
+
+    def host_gid(self, container_gid: int) -> int:
+        if not self.user_namespace:
+            return container_gid
+        return idmap.to_host(self.gid_mappings, container_gid)
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for the first field that cannot work."""
+        if not self.args or not self.args[0]:
+            raise ConfigError("args", self.args, "is empty: give a command to run")
+        if not Namespace.MNT & self.namespaces:
+            raise ConfigError(
+                "namespaces", "mnt", "cannot be shared: the rootfs is set up in a new one"
+            )
+        if self.hostname is not None:
+            _check_hostname(self.hostname)
+        for entry in self.env:
+            name, sep, _ = entry.partition("=")
+            if not sep or not _ENV_NAME.fullmatch(name) or "\0" in entry:
+                raise ConfigError("env", entry, "is not NAME=VALUE")
+        if not self.cwd.startswith("/"):
+            raise ConfigError("cwd", self.cwd, "is not an absolute path")
+        self._check_ids()
+        if self.rootfs is not None:
+            if not os.path.exists(self.rootfs):
+                raise ConfigError("rootfs", self.rootfs, "does not exist")
+            if not os.path.isdir(self.rootfs):
+                raise ConfigError("rootfs", self.rootfs, "is not a directory")
+        for m in self.mounts:
+            if not os.path.exists(m.source):
+                raise ConfigError("volume", m.source, "does not exist on the host")
+            if not m.destination.startswith("/"):
+                raise ConfigError("volume", m.destination, "is not an absolute container path")
+
+    def _check_ids(self) -> None:
+        for field, value, mappings in (
+            ("uid", self.uid, self.uid_mappings),
+            ("gid", self.gid, self.gid_mappings),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID:
+                raise ConfigError(field, value, f"is not an id from 0 to {MAX_ID}")
+            if self.user_namespace:
+                try:
+                    idmap.to_host(mappings, value)
+                except ValueError:
+                    raise ConfigError(field, value, "is outside the container's id mapping") from None
+
+    def to_oci(self) -> dict[str, object]:
+        """This config as an OCI runtime-spec ``config.json`` document."""
+        namespaces = [{"type": _OCI_NAMESPACE[ns]} for ns in _OCI_NAMESPACE if ns & self.namespaces]
+        linux: dict[str, object] = {"namespaces": namespaces}
+        if self.user_namespace:
+            linux["uidMappings"] = [m.to_oci() for m in self.uid_mappings]
+            linux["gidMappings"] = [m.to_oci() for m in self.gid_mappings]
+        doc: dict[str, object] = {
+            "ociVersion": "1.0.2",
+            "process": {
+                "terminal": self.terminal,
+                "user": {"uid": self.uid, "gid": self.gid},
+                "args": self.args,
+                "env": self.environment(),
+                "cwd": self.cwd,
+            },
+            "root": {"path": self.rootfs, "readonly": self.readonly},
+            "mounts": [m.to_oci() for m in self.mounts],
+            "linux": linux,
+        }
+        if self.hostname is not None:
+            doc["hostname"] = self.hostname
+        return doc
+
+    @classmethod
+    def from_oci(cls, doc: dict, bundle: str = ".") -> Config:
+        """Load the subset of an OCI ``config.json`` that minicontainer understands.
+
+        A relative ``root.path`` is taken relative to ``bundle``, as runc does.
+        """
+        process = doc.get("process", {})
+        user = process.get("user", {})
+        root = doc.get("root", {})
+        linux = doc.get("linux", {})
+        namespaces = Namespace(0)
+        for entry in linux.get("namespaces", []):
+            kind = entry.get("type")
+            if kind not in _OCI_NAMESPACE_BY_TYPE:
+                raise ConfigError("linux.namespaces", kind, "is not a namespace type")
+            if entry.get("path"):
+                raise ConfigError("linux.namespaces", entry["path"], "joining by path is not supported")
+            namespaces |= _OCI_NAMESPACE_BY_TYPE[kind]
+        rootfs = root.get("path")
+        if rootfs is not None and not rootfs.startswith("/"):
+            rootfs = os.path.join(bundle, rootfs)
+        mounts = []
+        for m in doc.get("mounts", []):
+            if m.get("type") == "bind" or "bind" in m.get("options", []) or "rbind" in m.get("options", []):
+                mounts.append(Mount(m["source"], m["destination"], "ro" in m.get("options", [])))
+        return cls(
+            args=process.get("args", []),
+            env=process.get("env", []),
+            cwd=process.get("cwd", "/"),
+            uid=user.get("uid", 0),
+            gid=user.get("gid", 0),
+            terminal=process.get("terminal", False),
+            hostname=doc.get("hostname"),
+            rootfs=rootfs,
+            readonly=root.get("readonly", False),
+            namespaces=namespaces,
+            uid_mappings=_mappings(linux, "uidMappings", namespaces),
+            gid_mappings=_mappings(linux, "gidMappings", namespaces),
+            mounts=mounts,
+        )
+
+
+_OCI_NAMESPACE = {
+    Namespace.PID: "pid",
+    Namespace.NET: "network",
+    Namespace.MNT: "mount",
+    Namespace.IPC: "ipc",
+    Namespace.UTS: "uts",
+    Namespace.USER: "user",
+    Namespace.CGROUP: "cgroup",
+}
+_OCI_NAMESPACE_BY_TYPE = {v: k for k, v in _OCI_NAMESPACE.items()}
+
+
+def _mappings(linux: dict, key: str, namespaces: Namespace) -> list[idmap.IdMapping] | None:
+    if key not in linux:
+        return None if namespaces & Namespace.USER else []
+    return [idmap.IdMapping(m["containerID"], m["hostID"], m["size"]) for m in linux[key]]
+
+
+def _check_hostname(name: str) -> None:
+    if len(name) > MAX_HOSTNAME:
+        raise ConfigError("hostname", name, f"is longer than {MAX_HOSTNAME} characters")
+    if not _HOSTNAME.fullmatch(name) or any(len(label) > 63 for label in name.split(".")):
+        raise ConfigError(
+            "hostname", name, "is not a valid hostname (letters, digits, '-' and '.')"
+        )
+
+
+def parse_namespaces(names: str) -> Namespace:
+    """``pid,net`` (as ``--share`` takes it) to the flags of those namespaces."""
+    flags = Namespace(0)
+    for name in filter(None, (n.strip() for n in names.split(","))):
+        try:
+            flags |= Namespace.from_name(name)
+        except ValueError:
+            known = ", ".join(ns.proc_name for ns in Namespace)
+            raise ConfigError("share", name, f"is not a namespace (one of: {known})") from None
+    return flags
+
+
+def parse_user(spec: str) -> tuple[int, int | None]:
+    """``UID[:GID]`` with numbers, as ``-u`` takes it."""
+    uid_text, _, gid_text = spec.partition(":")
+    try:
+        uid = int(uid_text)
+        gid = int(gid_text) if gid_text else None
+    except ValueError:
+        raise ConfigError("user", spec, "is not UID[:GID] with numeric ids") from None
+    for value in (uid, gid):
+        if value is not None and not 0 <= value <= MAX_ID:
+            raise ConfigError("user", spec, f"has an id outside 0..{MAX_ID}")
+    return uid, gid

@@ -1,0 +1,201 @@
+"""The mount namespace layer: the container's root and the filesystems in it.
+
+Every function here runs in the container's init, inside its new mount
+namespace, so nothing mounted here exists on the host; the namespace and its
+mounts disappear with the last process in it.  The init recipe calls them in
+this order: :func:`make_private`, :func:`mount_rootfs`, :func:`mount_proc`,
+:func:`mount_sys`, :func:`mount_dev`, :func:`mount_cgroup`,
+:func:`open_volumes`, :func:`pivot_to`, :func:`attach_volumes`,
+:func:`finish_root`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from minicontainer import native
+from minicontainer.native import (
+    MNT_DETACH,
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_STRICTATIME,
+)
+
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+DEV_SYMLINKS = {
+    "fd": "/proc/self/fd",
+    "stdin": "/proc/self/fd/0",
+    "stdout": "/proc/self/fd/1",
+    "stderr": "/proc/self/fd/2",
+    "ptmx": "pts/ptmx",
+}
+_SECURE = MS_NOSUID | MS_NODEV | MS_NOEXEC
+
+
+def make_private() -> None:
+    """Stop mount events crossing between the host and the container, both ways."""
+    native.mount(None, "/", None, MS_REC | MS_PRIVATE)
+
+
+def mount_rootfs(rootfs: str, merged: str, upper: str | None, work: str | None) -> str:
+    """Mount the container's root and return where it is.
+
+    With ``upper``/``work`` an overlay puts every write into the per-container
+    upper directory and the rootfs itself is never touched; without, the rootfs
+    is bind-mounted onto ``merged`` and writes go through.  Either way the root
+    becomes a mount point of its own, which ``pivot_root`` requires.
+    """
+    if upper is not None:
+        options = f"lowerdir={rootfs},upperdir={upper},workdir={work}"
+        native.mount("overlay", merged, "overlay", 0, options)
+    else:
+        native.mount(rootfs, merged, None, MS_BIND | MS_REC)
+    return merged
+
+
+def mountpoint(root: str, path: str, is_file: bool = False) -> str:
+    """``root + path``, created if missing; refuses a symlink on the way.
+
+    The rootfs belongs to whoever made it.  Before ``pivot_root`` an absolute
+    symlink in it resolves against the host's root, so ``/proc -> /etc`` would put
+    a mount on the host's ``/etc``.
+    """
+    current = root
+    parts = [p for p in path.split("/") if p]
+    for i, part in enumerate(parts):
+        current = os.path.join(current, part)
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            if is_file and i == len(parts) - 1:
+                os.close(os.open(current, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+            else:
+                os.mkdir(current, 0o755)
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            raise OSError(errno.ELOOP, "a symlink in the rootfs, refusing to mount on it", path)
+    return current
+
+
+def mount_proc(root: str, own_pid_namespace: bool) -> None:
+    """A procfs for the container.
+
+    A fresh procfs shows only the processes of the pid namespace it is mounted
+    from.  Without a pid namespace of its own inside a user namespace, the
+    kernel refuses a new procfs, so the host's is bound instead.
+    """
+    target = mountpoint(root, "/proc")
+    if own_pid_namespace:
+        native.mount("proc", target, "proc", _SECURE)
+    else:
+        native.mount("/proc", target, None, MS_BIND | MS_REC)
+
+
+def mount_sys(root: str, own_net_namespace: bool) -> None:
+    """A read-only sysfs.
+
+    sysfs shows the network devices of the namespace that mounts it; without a
+    network namespace of its own, the host's /sys is bound read-only instead.
+    """
+    target = mountpoint(root, "/sys")
+    if own_net_namespace:
+        native.mount("sysfs", target, "sysfs", _SECURE | MS_RDONLY)
+    else:
+        native.mount("/sys", target, None, MS_BIND | MS_REC)
+        native.make_readonly(target, recursive=True)
+
+
+def mount_dev(root: str, in_user_namespace: bool, own_ipc_namespace: bool) -> None:
+    """A minimal /dev: a tmpfs with the harmless devices, devpts, shm and mqueue.
+
+    Inside a user namespace the kernel refuses mknod, so the host's device
+    nodes are bind-mounted onto empty files instead.  ``/dev/pts`` is a new
+    devpts instance: the container's ptys are not the host's.
+    """
+    dev = mountpoint(root, "/dev")
+    native.mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k")
+    for name in DEVICES:
+        path = os.path.join(dev, name)
+        if in_user_namespace:
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o666))
+            native.mount(f"/dev/{name}", path, None, MS_BIND)
+        else:
+            host = os.stat(f"/dev/{name}")
+            os.mknod(path, 0o666 | stat.S_IFCHR, host.st_rdev)
+            os.chmod(path, 0o666)
+    for name, target in DEV_SYMLINKS.items():
+        os.symlink(target, os.path.join(dev, name))
+    pts = mountpoint(root, "/dev/pts")
+    native.mount(
+        "devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"
+    )
+    shm = mountpoint(root, "/dev/shm")
+    native.mount("shm", shm, "tmpfs", _SECURE, "mode=1777,size=65536k")
+    if own_ipc_namespace:
+        native.mount("mqueue", mountpoint(root, "/dev/mqueue"), "mqueue", _SECURE)
+
+
+def mount_cgroup(root: str, own_cgroup_namespace: bool) -> None:
+    """The cgroup2 hierarchy at /sys/fs/cgroup, read-only.
+
+    In a cgroup namespace of its own the container sees its cgroup as the root
+    of the tree; otherwise the host's hierarchy is bound read-only.
+    """
+    target = mountpoint(root, "/sys/fs/cgroup")
+    if own_cgroup_namespace:
+        native.mount("cgroup2", target, "cgroup2", _SECURE | MS_RDONLY)
+    else:
+        native.mount("/sys/fs/cgroup", target, None, MS_BIND | MS_REC)
+        native.make_readonly(target, recursive=True)
+
+
+def open_volumes(sources: list[str]) -> list[int]:
+    """Detached copies of each host path to bind, taken before the host is out of reach."""
+    return [native.open_tree_clone(source) for source in sources]
+
+
+def pivot_to(root: str) -> None:
+    """Make ``root`` the root of the mount namespace and drop the host's root.
+
+    ``pivot_root(".", ".")`` stacks the old root on top of the new one; the
+    detached unmount then removes it, so no path leads back to the host.
+    chroot would leave the old root mounted and reachable.
+    """
+    os.chdir(root)
+    native.pivot_root(".", ".")
+    native.umount2(".", MNT_DETACH)
+    os.chdir("/")
+
+
+def attach_volumes(trees: list[int], destinations: list[str], readonly: list[bool]) -> None:
+    """Attach the trees from :func:`open_volumes`, after the pivot.
+
+    Destinations are resolved inside the new root, so a symlink in the rootfs
+    can only lead to another place in the container.
+    """
+    for tree, destination, ro in zip(trees, destinations, readonly, strict=True):
+        is_file = not stat.S_ISDIR(os.fstat(tree).st_mode)
+        parent = os.path.dirname(destination)
+        os.makedirs(parent, exist_ok=True)
+        if not os.path.lexists(destination):
+            if is_file:
+                os.close(os.open(destination, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+            else:
+                os.mkdir(destination, 0o755)
+        native.move_mount(tree, destination)
+        os.close(tree)
+        if ro:
+            native.make_readonly(destination, recursive=True)
+
+
+def finish_root(readonly: bool) -> None:
+    """Make the root mount read-only when asked (the mounts on it keep their own flags)."""
+    if readonly:
+        native.make_readonly("/")

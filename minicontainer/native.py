@@ -1,0 +1,152 @@
+"""Python face of the C layer in ``csrc/``.
+
+Each function calls one syscall (or one prctl) and raises :class:`OSError` carrying
+the errno, with the name of the call and its path argument as ``filename``, so
+that a failure reads like ``PermissionError: [Errno 1] Operation not permitted:
+'mount /proc'``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from minicontainer._native import ffi, lib
+
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_MOVE = 0x2000
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+MS_SLAVE = 0x80000
+MS_STRICTATIME = 0x1000000
+
+MNT_DETACH = 0x2
+
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_LOWER = 3
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+
+def _check(rc: int, call: str, path: str | None = None) -> int:
+    if rc == -1:
+        errno = ffi.errno
+        raise OSError(errno, os.strerror(errno), call if path is None else f"{call} {path}")
+    return rc
+
+
+def _bytes(value: str | None) -> bytes | object:
+    return ffi.NULL if value is None else value.encode()
+
+
+def clone(flags: int) -> int:
+    """Fork into the namespaces named by ``flags`` (CLONE_NEW* bits).
+
+    Returns 0 in the child and the child's pid in the parent, like :func:`os.fork`.
+
+    Example::
+
+        pid = clone(CLONE_NEWUTS)
+        if pid == 0:
+            sethostname("inside")
+            os._exit(0)
+    """
+    return _check(lib.mc_clone(flags), "clone")
+
+
+def unshare(flags: int) -> None:
+    """Move the calling process into new namespaces (``unshare(2)``)."""
+    _check(lib.mc_unshare(flags), "unshare")
+
+
+def setns(fd: int, nstype: int = 0, path: str | None = None) -> None:
+    """Join the namespace that ``fd`` (an open ``/proc/PID/ns/*`` file) refers to."""
+    _check(lib.mc_setns(fd, nstype), "setns", path)
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    """Make ``new_root`` the root mount and move the old root to ``put_old``."""
+    _check(lib.mc_pivot_root(new_root.encode(), put_old.encode()), "pivot_root", new_root)
+
+
+def mount(
+    source: str | None,
+    target: str,
+    fstype: str | None = None,
+    flags: int = 0,
+    data: str | None = None,
+) -> None:
+    """``mount(2)``; the error names the target."""
+    _check(
+        lib.mc_mount(_bytes(source), target.encode(), _bytes(fstype), flags, _bytes(data)),
+        "mount",
+        target,
+    )
+
+
+def umount2(target: str, flags: int = 0) -> None:
+    """``umount2(2)``; ``MNT_DETACH`` for a lazy unmount."""
+    _check(lib.mc_umount2(target.encode(), flags), "umount2", target)
+
+
+def make_readonly(path: str, recursive: bool = False) -> None:
+    """Set the read-only attribute on the mount at ``path`` (and below it if recursive)."""
+    _check(lib.mc_mount_setattr_rdonly(path.encode(), int(recursive)), "mount_setattr", path)
+
+
+def open_tree_clone(path: str, recursive: bool = True) -> int:
+    """A detached copy of the mount tree at ``path``, returned as an fd.
+
+    The copy survives a ``pivot_root`` that hides ``path``; :func:`move_mount`
+    attaches it afterwards.
+    """
+    return _check(lib.mc_open_tree_clone(path.encode(), int(recursive)), "open_tree", path)
+
+
+def move_mount(tree_fd: int, target: str) -> None:
+    """Attach a tree from :func:`open_tree_clone` at ``target``."""
+    _check(lib.mc_move_mount(tree_fd, target.encode()), "move_mount", target)
+
+
+def sethostname(name: str) -> None:
+    """Set the hostname of the calling process's UTS namespace."""
+    raw = name.encode()
+    _check(lib.mc_sethostname(raw, len(raw)), "sethostname", name)
+
+
+def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
+    """Close every file descriptor from ``first`` to ``last``."""
+    _check(lib.mc_close_range(first, last, flags), "close_range")
+
+
+def ambient(op: int, cap: int = 0) -> None:
+    """Raise, lower or clear ambient capabilities (``PR_CAP_AMBIENT``)."""
+    _check(lib.mc_set_ambient(op, cap), "prctl(PR_CAP_AMBIENT)")
+
+
+def set_dumpable(dumpable: bool) -> None:
+    """``PR_SET_DUMPABLE``: a non-dumpable process's /proc files belong to root."""
+    _check(lib.mc_set_dumpable(int(dumpable)), "prctl(PR_SET_DUMPABLE)")
+
+
+def set_pdeathsig(signum: int) -> None:
+    """Ask the kernel to send ``signum`` to us when our parent dies."""
+    _check(lib.mc_set_pdeathsig(signum), "prctl(PR_SET_PDEATHSIG)")
+
+
+def set_child_subreaper(on: bool = True) -> None:
+    """Adopt orphaned descendants (``PR_SET_CHILD_SUBREAPER``)."""
+    _check(lib.mc_set_child_subreaper(int(on)), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def set_no_new_privs() -> None:
+    """``PR_SET_NO_NEW_PRIVS``: execve can never grant more privilege from now on."""
+    _check(lib.mc_set_no_new_privs(), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+
+def set_link_up(ifname: str) -> None:
+    """Bring a network interface of the current network namespace up."""
+    _check(lib.mc_set_link_up(ifname.encode()), "ioctl(SIOCSIFFLAGS)", ifname)

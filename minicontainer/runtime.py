@@ -1,0 +1,283 @@
+"""Container lifecycle and the init recipe.
+
+Process model of a run::
+
+    runtime (host root)                       container init (after clone)
+      validate config, prepare rootfs dirs
+      pid = clone(CLONE_NEW*)  ---------------->  waits on the sync pipe
+      write uid_map / gid_map
+      release the child       ---------------->  _init(): one layer per line, then execve
+      forward signals, wait, clean up
+
+The init reports a failure over a close-on-exec pipe: if the pipe closes empty,
+execve succeeded.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+
+from minicontainer import idmap, mounts, namespaces, native, network, rootfs
+from minicontainer.config import Config, ConfigError
+from minicontainer.errors import EXIT_RUNTIME_ERROR, ContainerError, describe
+from minicontainer.namespaces import Namespace
+from minicontainer.state import Scratch, new_id
+
+EXIT_NOT_EXECUTABLE = 126
+EXIT_NOT_FOUND = 127
+FORWARDED_SIGNALS = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+)
+_CLOSE_RANGE_CLOEXEC = 4
+
+
+class Container:
+    """One container: a config, an id, and the processes started from them.
+
+    Example::
+
+        from minicontainer import Config, Container
+
+        exit_code = Container(Config(args=["hostname"], hostname="x")).run()
+    """
+
+    def __init__(self, config: Config, container_id: str | None = None) -> None:
+        self.config = config
+        self.id = container_id or new_id()
+        self.pid: int | None = None
+
+    def run(self, stdin: int | None = None, stdout: int | None = None,
+            stderr: int | None = None) -> int:
+        """Run the container in the foreground and return its exit code.
+
+        The code is the command's own, 128+N if signal N killed it, 126 if it is
+        not executable, 127 if it does not exist.  ``stdin``, ``stdout`` and
+        ``stderr`` are file descriptors to give the command instead of ours.
+        Raises :class:`ConfigError` or :class:`ContainerError` if the container
+        cannot start; nothing is left behind either way.
+        """
+        cfg = self.config
+        if os.geteuid() != 0:
+            raise ContainerError("minicontainer must run as root (try sudo)")
+        if cfg.rootfs is None:
+            cfg.rootfs = rootfs.default_rootfs()
+        _check_startable(cfg)
+        if cfg.hostname is None and cfg.namespaces & Namespace.UTS:
+            cfg.hostname = self.id
+        cfg.validate()
+
+        scratch = Scratch(self.id)
+        scratch.create(cfg.overlay, cfg.host_uid(0), cfg.host_gid(0))
+        try:
+            return self._start_and_wait(scratch, (stdin, stdout, stderr))
+        finally:
+            scratch.remove()
+
+    def _start_and_wait(self, scratch: Scratch, stdio: tuple[int | None, ...]) -> int:
+        cfg = self.config
+        sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        channel = parent_channel = None
+        if cfg.terminal:
+            import socket
+
+            parent_channel, channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        forwarder = _SignalForwarder()
+        pid = namespaces.clone(cfg.namespaces)
+        if pid == 0:
+            _child(cfg, scratch, sync_r, err_w, channel, stdio)
+        self.pid = pid
+        forwarder.target = pid
+        os.close(sync_r)
+        os.close(err_w)
+        if channel is not None:
+            channel.close()
+        try:
+            try:
+                if cfg.user_namespace:
+                    idmap.write_maps(pid, cfg.uid_mappings, cfg.gid_mappings)
+                os.write(sync_w, b"go")
+                master = None
+                if parent_channel is not None:
+                    from minicontainer import terminal
+
+                    master = terminal.receive_master(parent_channel)
+                failure = _read_all(err_r)
+            except BaseException:
+                _kill_and_reap(pid)
+                raise
+            if failure:
+                os.waitpid(pid, 0)
+                code, _, message = failure.decode(errors="replace").partition(" ")
+                raise ContainerError(message, int(code))
+            if master is not None:
+                from minicontainer import terminal
+
+                terminal.relay(master)
+            _, status = os.waitpid(pid, 0)
+            return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else (
+                128 + os.WTERMSIG(status)
+            )
+        finally:
+            forwarder.restore()
+            for fd in (sync_w, err_r):
+                os.close(fd)
+            if parent_channel is not None:
+                parent_channel.close()
+            self.pid = None
+
+
+def _init(cfg: Config, scratch: Scratch, sync_r: int, channel) -> None:
+    """The container's init: each line one layer, in the order that makes them hold.
+
+    Runs in the child of the clone, already inside every new namespace.
+    """
+    native.set_dumpable(False)
+    os.read(sync_r, 2)
+    os.close(sync_r)
+    if cfg.user_namespace:
+        idmap.become_root()
+    if cfg.namespaces & Namespace.NET:
+        network.loopback_up()
+
+    mounts.make_private()
+    overlay = (scratch.upper, scratch.work) if cfg.overlay else (None, None)
+    root = mounts.mount_rootfs(cfg.rootfs, scratch.merged, *overlay)
+    mounts.mount_proc(root, bool(cfg.namespaces & Namespace.PID) or not cfg.user_namespace)
+    mounts.mount_sys(root, bool(cfg.namespaces & Namespace.NET) or not cfg.user_namespace)
+    mounts.mount_dev(root, cfg.user_namespace,
+                     bool(cfg.namespaces & Namespace.IPC) or not cfg.user_namespace)
+    mounts.mount_cgroup(root, bool(cfg.namespaces & Namespace.CGROUP) or not cfg.user_namespace)
+    volumes = mounts.open_volumes([m.source for m in cfg.mounts])
+    mounts.pivot_to(root)
+    mounts.attach_volumes(volumes, [m.destination for m in cfg.mounts],
+                          [m.readonly for m in cfg.mounts])
+    if channel is not None:
+        from minicontainer import terminal
+
+        terminal.open_in_container(channel)
+        channel.close()
+    mounts.finish_root(cfg.readonly)
+
+    if cfg.namespaces & Namespace.UTS:
+        namespaces.set_hostname(cfg.hostname)
+    idmap.switch_user(cfg.uid, cfg.gid, [])
+    native.close_range(3, flags=_CLOSE_RANGE_CLOEXEC)
+    _enter_cwd(cfg.cwd)
+    native.set_pdeathsig(signal.SIGKILL)
+    _exec(cfg.args, cfg.environment())
+
+
+def _child(cfg: Config, scratch: Scratch, sync_r: int, err_w: int, channel,
+           stdio: tuple[int | None, ...]) -> None:
+    """Run :func:`_init` and never return: report any failure on ``err_w`` and exit."""
+    code = EXIT_RUNTIME_ERROR
+    try:
+        for signum in FORWARDED_SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
+        for target, fd in enumerate(stdio):
+            if fd is not None:
+                os.dup2(fd, target)
+        _init(cfg, scratch, sync_r, channel)
+    except _ExecFailed as e:
+        code = e.code
+        _report(err_w, code, str(e))
+    except BaseException as e:
+        _report(err_w, code, f"container init: {describe(e)}")
+    finally:
+        os._exit(code)
+
+
+class _ExecFailed(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _exec(args: list[str], env: list[str]) -> None:
+    environ = dict(entry.split("=", 1) for entry in env)
+    try:
+        os.execvpe(args[0], args, environ)
+    except FileNotFoundError:
+        raise _ExecFailed(EXIT_NOT_FOUND, f"{args[0]}: command not found in the container") from None
+    except OSError as e:
+        if e.errno in (errno.EACCES, errno.ENOEXEC, errno.EISDIR, errno.EPERM):
+            raise _ExecFailed(EXIT_NOT_EXECUTABLE, f"{args[0]}: {e.strerror}") from None
+        raise
+
+
+def _enter_cwd(cwd: str) -> None:
+    """chdir to the working directory, creating it, and prove it is inside the new root.
+
+    A directory fd leaked from the host would make the cwd a door out of the
+    container; the kernel then reports it as unreachable from our root.
+    """
+    os.makedirs(cwd, exist_ok=True)
+    os.chdir(cwd)
+    here = os.getcwd()
+    if not here.startswith("/") or here.startswith("(unreachable)"):
+        raise OSError(errno.EPERM, f"working directory {cwd} is outside the container root")
+
+
+def _report(err_w: int, code: int, message: str) -> None:
+    try:
+        os.write(err_w, f"{code} {message}".encode())
+    except OSError:
+        pass
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 4096):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    os.waitpid(pid, 0)
+
+
+def _check_startable(cfg: Config) -> None:
+    if cfg.overlay and cfg.rootfs and any(c in cfg.rootfs for c in ",:"):
+        raise ConfigError("rootfs", cfg.rootfs,
+                          "contains ',' or ':', which overlayfs cannot take; use --no-overlay")
+    if cfg.hostname is not None and not cfg.namespaces & Namespace.UTS:
+        raise ConfigError("hostname", cfg.hostname,
+                          "needs a UTS namespace of its own, but uts is shared")
+    if cfg.user_namespace and not os.path.exists("/proc/self/ns/user"):
+        raise ContainerError("this kernel has no user namespaces (CONFIG_USER_NS)")
+
+
+class _SignalForwarder:
+    """Pass the signals that would stop the runtime on to the container instead."""
+
+    def __init__(self) -> None:
+        self.target: int | None = None
+        self._previous = {}
+        for signum in FORWARDED_SIGNALS:
+            try:
+                self._previous[signum] = signal.signal(signum, self._forward)
+            except ValueError:
+                break  # not the main thread: a script handles its own signals
+
+    def _forward(self, signum: int, _frame) -> None:
+        if self.target is not None:
+            try:
+                os.kill(self.target, signum)
+            except ProcessLookupError:
+                pass
+
+    def restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
