@@ -13,8 +13,27 @@ import sys
 EXIT_USAGE = 125
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Asks the terminal its width through os rather than shutil.
+
+    argparse builds a formatter for every add_argument, and its default one
+    imports shutil for the width: several milliseconds on each ``run``.
+    """
+
+    def __init__(self, prog: str) -> None:
+        try:
+            width = os.get_terminal_size().columns
+        except OSError:
+            width = 80
+        super().__init__(prog, width=width - 2)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but bad usage is a one-line error with the runtime's exit status."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:
         self.exit(EXIT_USAGE, f"minicontainer: error: {message}\n")

@@ -3,10 +3,9 @@
 Every function here runs in the container's init, inside its new mount
 namespace, so nothing mounted here exists on the host; the namespace and its
 mounts disappear with the last process in it.  The init recipe calls them in
-this order: :func:`make_private`, :func:`mount_rootfs`, :func:`mount_proc`,
-:func:`mount_sys`, :func:`mount_dev`, :func:`mount_cgroup`,
-:func:`open_volumes`, :func:`pivot_to`, :func:`attach_volumes`,
-:func:`finish_root`.
+this order: :func:`make_private`, :func:`open_volumes`, :func:`mount_rootfs`,
+:func:`mount_proc`, :func:`mount_sys`, :func:`mount_dev`, :func:`mount_cgroup`,
+:func:`pivot_to`, :func:`attach_volumes`, :func:`finish_root`.
 """
 
 from __future__ import annotations
@@ -157,7 +156,12 @@ def mount_cgroup(root: str, own_cgroup_namespace: bool) -> None:
 
 
 def open_volumes(sources: list[str]) -> list[int]:
-    """Detached copies of each host path to bind, taken before the host is out of reach."""
+    """Detached copies of each host path to bind, taken before the host is out of reach.
+
+    Called while the init still has the runtime's host uid, so that the runtime
+    may bind whatever host root may read, as Docker's daemon does; the container
+    itself then accesses the files as its mapped user.
+    """
     return [native.open_tree_clone(source) for source in sources]
 
 
@@ -181,6 +185,7 @@ def attach_volumes(trees: list[int], destinations: list[str], readonly: list[boo
     can only lead to another place in the container.
     """
     for tree, destination, ro in zip(trees, destinations, readonly, strict=True):
+        destination = os.path.realpath(destination)
         is_file = not stat.S_ISDIR(os.fstat(tree).st_mode)
         parent = os.path.dirname(destination)
         os.makedirs(parent, exist_ok=True)

@@ -9,21 +9,20 @@ owns its files without being root on the host.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
-import subprocess
-import tarfile
-import tempfile
-from pathlib import Path
 
 from minicontainer import idmap
 from minicontainer.errors import ContainerError
 from minicontainer.state import LIB_DIR
 
+# shutil, subprocess, tarfile and tempfile are imported where they are used: this
+# module is on the start-up path of every `run`, which needs only default_rootfs().
+
 ROOTFS_DIR = os.path.join(LIB_DIR, "rootfs")
 DEFAULT_NAME = "busybox"
 BUSYBOX = "/bin/busybox"
-PROBE_SOURCE = Path(__file__).resolve().parent.parent / "csrc" / "probe.c"
+PROBE_SOURCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "csrc", "probe.c")
 PROBE_PATH = "usr/bin/mc-probe"
 
 _DIRS = ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "root", "home", "tmp", "var/tmp",
@@ -68,6 +67,9 @@ def build_busybox(target: str) -> str:
     Built beside the target and renamed into place, so a half-built rootfs is
     never seen.
     """
+    import shutil
+    import tempfile
+
     if not os.access(BUSYBOX, os.X_OK):
         raise RootfsError(f"{BUSYBOX} is missing (install Debian's busybox-static)")
     parent = os.path.dirname(os.path.abspath(target))
@@ -87,6 +89,9 @@ def build_busybox(target: str) -> str:
 
 
 def _populate_busybox(root: str) -> None:
+    import shutil
+    import subprocess
+
     for d in _DIRS:
         os.makedirs(os.path.join(root, d), 0o755, exist_ok=True)
     for d in ("tmp", "var/tmp"):
@@ -101,17 +106,20 @@ def _populate_busybox(root: str) -> None:
             os.makedirs(os.path.dirname(link), exist_ok=True)
             os.symlink("/bin/busybox", link)
     for name, text in _FILES.items():
-        Path(root, name).write_text(text)
+        with open(os.path.join(root, name), "w") as f:
+            f.write(text)
     os.makedirs(os.path.join(root, "home/user"), 0o755)
     compile_probe(os.path.join(root, PROBE_PATH))
 
 
 def compile_probe(output: str) -> None:
     """Build the static probe from csrc/probe.c (needs a C compiler and libc6-dev)."""
-    if not PROBE_SOURCE.exists():
+    import subprocess
+
+    if not os.path.exists(PROBE_SOURCE):
         raise RootfsError(f"the probe source {PROBE_SOURCE} is missing: build from a checkout")
     result = subprocess.run(
-        ["cc", "-static", "-O2", "-Wall", "-o", output, str(PROBE_SOURCE)],
+        ["cc", "-static", "-O2", "-Wall", "-o", output, PROBE_SOURCE],
         capture_output=True, text=True,
     )
     if result.returncode != 0:
@@ -148,6 +156,10 @@ def import_tarball(archive: str, name: str) -> str:
     which would otherwise be real host devices owned by the container.  Owners
     are shifted into the container's id range.
     """
+    import shutil
+    import tarfile
+    import tempfile
+
     from minicontainer.state import valid_id
 
     if not valid_id(name):
@@ -185,6 +197,8 @@ def import_tarball(archive: str, name: str) -> str:
 
 
 def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: str) -> None:
+    import tarfile
+
     if hasattr(tarfile, "fully_trusted_filter"):
         tar.extract(member, dest, numeric_owner=True, filter="fully_trusted")
     else:

@@ -84,15 +84,17 @@ class Container:
         cfg = self.config
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        channel = parent_channel = None
+        channel = parent_channel = terminal = None
         if cfg.terminal:
             import socket
+
+            from minicontainer import terminal
 
             parent_channel, channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         forwarder = _SignalForwarder()
         pid = namespaces.clone(cfg.namespaces)
         if pid == 0:
-            _child(cfg, scratch, sync_r, err_w, channel, stdio)
+            _child(cfg, scratch, sync_r, err_w, channel, terminal, stdio)
         self.pid = pid
         forwarder.target = pid
         os.close(sync_r)
@@ -105,9 +107,7 @@ class Container:
                     idmap.write_maps(pid, cfg.uid_mappings, cfg.gid_mappings)
                 os.write(sync_w, b"go")
                 master = None
-                if parent_channel is not None:
-                    from minicontainer import terminal
-
+                if terminal is not None:
                     master = terminal.receive_master(parent_channel)
                 failure = _read_all(err_r)
             except BaseException:
@@ -118,8 +118,6 @@ class Container:
                 code, _, message = failure.decode(errors="replace").partition(" ")
                 raise ContainerError(message, int(code))
             if master is not None:
-                from minicontainer import terminal
-
                 terminal.relay(master)
             _, status = os.waitpid(pid, 0)
             return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else (
@@ -134,20 +132,23 @@ class Container:
             self.pid = None
 
 
-def _init(cfg: Config, scratch: Scratch, sync_r: int, channel) -> None:
+def _init(cfg: Config, scratch: Scratch, sync_r: int, channel, terminal) -> None:
     """The container's init: each line one layer, in the order that makes them hold.
 
-    Runs in the child of the clone, already inside every new namespace.
+    Runs in the child of the clone, already inside every new namespace.  Nothing
+    here may import a module: after the pivot the host's files, Python's
+    included, are out of reach (``terminal`` comes in already imported).
     """
     native.set_dumpable(False)
     os.read(sync_r, 2)
     os.close(sync_r)
+    mounts.make_private()
+    volumes = mounts.open_volumes([m.source for m in cfg.mounts])
     if cfg.user_namespace:
         idmap.become_root()
     if cfg.namespaces & Namespace.NET:
         network.loopback_up()
 
-    mounts.make_private()
     overlay = (scratch.upper, scratch.work) if cfg.overlay else (None, None)
     root = mounts.mount_rootfs(cfg.rootfs, scratch.merged, *overlay)
     mounts.mount_proc(root, bool(cfg.namespaces & Namespace.PID) or not cfg.user_namespace)
@@ -155,13 +156,10 @@ def _init(cfg: Config, scratch: Scratch, sync_r: int, channel) -> None:
     mounts.mount_dev(root, cfg.user_namespace,
                      bool(cfg.namespaces & Namespace.IPC) or not cfg.user_namespace)
     mounts.mount_cgroup(root, bool(cfg.namespaces & Namespace.CGROUP) or not cfg.user_namespace)
-    volumes = mounts.open_volumes([m.source for m in cfg.mounts])
     mounts.pivot_to(root)
     mounts.attach_volumes(volumes, [m.destination for m in cfg.mounts],
                           [m.readonly for m in cfg.mounts])
-    if channel is not None:
-        from minicontainer import terminal
-
+    if terminal is not None:
         terminal.open_in_container(channel)
         channel.close()
     mounts.finish_root(cfg.readonly)
@@ -175,7 +173,7 @@ def _init(cfg: Config, scratch: Scratch, sync_r: int, channel) -> None:
     _exec(cfg.args, cfg.environment())
 
 
-def _child(cfg: Config, scratch: Scratch, sync_r: int, err_w: int, channel,
+def _child(cfg: Config, scratch: Scratch, sync_r: int, err_w: int, channel, terminal,
            stdio: tuple[int | None, ...]) -> None:
     """Run :func:`_init` and never return: report any failure on ``err_w`` and exit."""
     code = EXIT_RUNTIME_ERROR
@@ -185,7 +183,7 @@ def _child(cfg: Config, scratch: Scratch, sync_r: int, err_w: int, channel,
         for target, fd in enumerate(stdio):
             if fd is not None:
                 os.dup2(fd, target)
-        _init(cfg, scratch, sync_r, channel)
+        _init(cfg, scratch, sync_r, channel, terminal)
     except _ExecFailed as e:
         code = e.code
         _report(err_w, code, str(e))

@@ -1,0 +1,72 @@
+"""Helpers for the tests: run the real CLI, read the probe, list leftovers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+MC = [sys.executable, "-m", "minicontainer"]
+CONTAINERS_DIR = "/var/lib/minicontainer/containers"
+
+
+def mc(*args: str, check: bool = False, **kwargs) -> subprocess.CompletedProcess:
+    """Run ``minicontainer ARGS`` and capture its output as text."""
+    kwargs.setdefault("capture_output", True)
+    kwargs.setdefault("text", True)
+    kwargs.setdefault("timeout", 60)
+    result = subprocess.run([*MC, *args], **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"minicontainer {' '.join(args)} exited {result.returncode}:\n"
+                             f"{result.stdout}{result.stderr}")
+    return result
+
+
+def run_in(*flags: str, command: list[str]) -> subprocess.CompletedProcess:
+    return mc("run", *flags, "--", *command)
+
+
+def sh(*flags: str, script: str) -> str:
+    """stdout of ``sh -c SCRIPT`` in a container that must succeed."""
+    result = mc("run", *flags, "--", "sh", "-c", script)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def probe(*flags: str) -> dict:
+    """What mc-probe sees inside a container started with ``flags``."""
+    result = mc("run", *flags, "--", "mc-probe", "--json", check=True)
+    return json.loads(result.stdout)
+
+
+def host_mounts() -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return sorted(" ".join(line.split()[3:5]) for line in f)
+
+
+def container_processes() -> set[int]:
+    """Host processes that belong to a container or to the runtime."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                status = dict(line.split(":", 1) for line in f if ":" in line)
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        uid = int(status["Uid"].split()[0])
+        if uid >= 1_000_000_000 or b"minicontainer" in cmdline and b"pytest" not in cmdline:
+            found.add(int(entry))
+    return found
+
+
+def leftovers() -> dict[str, object]:
+    return {
+        "mounts": host_mounts(),
+        "scratch dirs": sorted(os.listdir(CONTAINERS_DIR)) if os.path.isdir(CONTAINERS_DIR) else [],
+        "processes": container_processes(),
+    }
