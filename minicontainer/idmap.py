@@ -44,6 +44,21 @@ class IdMapping:
         return {"containerID": self.container_id, "hostID": self.host_id, "size": self.size}
 
 
+def user_namespaces_enabled(limit_file: str = "/proc/sys/user/max_user_namespaces") -> bool:
+    """Whether this kernel lets us create a user namespace at all.
+
+    A kernel built without them has no ``/proc/self/ns/user``; one with them
+    switched off has a limit of 0.
+    """
+    if not os.path.exists("/proc/self/ns/user"):
+        return False
+    try:
+        with open(limit_file) as f:
+            return int(f.read()) > 0
+    except FileNotFoundError:
+        return True
+
+
 def subid_range(path: str, owner: str = SUBID_OWNER) -> IdMapping | None:
     """The first ``owner:start:count`` range in a subuid/subgid file, as a mapping
     of container id 0 onwards; None when the file has no line for ``owner``."""

@@ -253,8 +253,40 @@ def _check_startable(cfg: Config) -> None:
     if cfg.hostname is not None and not cfg.namespaces & Namespace.UTS:
         raise ConfigError("hostname", cfg.hostname,
                           "needs a UTS namespace of its own, but uts is shared")
-    if cfg.user_namespace and not os.path.exists("/proc/self/ns/user"):
-        raise ContainerError("this kernel has no user namespaces (CONFIG_USER_NS)")
+    if cfg.user_namespace and not idmap.user_namespaces_enabled():
+        raise ContainerError(
+            "this kernel does not allow user namespaces (CONFIG_USER_NS, or "
+            "user.max_user_namespaces is 0); use --userns host or enable them"
+        )
+    if cfg.user_namespace:
+        blocked = _unreachable_dir(cfg.rootfs, cfg.host_uid(0), cfg.host_gid(0))
+        if blocked:
+            raise ConfigError(
+                "rootfs", cfg.rootfs,
+                f"is out of reach of the container's root (host uid {cfg.host_uid(0)}): "
+                f"{blocked} does not let it pass; use a directory it can enter",
+            )
+
+
+def _unreachable_dir(path: str, uid: int, gid: int) -> str | None:
+    """The first directory on the way to ``path`` that ``uid``/``gid`` may not search.
+
+    The overlay is mounted by the container's root, a nobody on the host, so
+    every directory above the rootfs must let it through.
+    """
+    current = "/"
+    for part in os.path.abspath(path).split("/")[1:]:
+        st = os.stat(current)
+        if st.st_uid == uid:
+            allowed = st.st_mode & 0o100
+        elif st.st_gid == gid:
+            allowed = st.st_mode & 0o010
+        else:
+            allowed = st.st_mode & 0o001
+        if not allowed:
+            return current
+        current = os.path.join(current, part)
+    return None
 
 
 class _SignalForwarder:

@@ -70,3 +70,13 @@ def test_a_failing_layer_aborts_the_start_with_the_call_named(tmp_path):
     assert result.returncode == 125
     assert result.stderr.startswith("minicontainer: error: container init: mount ")
     assert "/proc" in result.stderr
+
+
+def test_rootfs_out_of_reach_of_the_container_root_is_named(tmp_path):
+    # pytest's tmp_path lives below a 0700 directory of host root.
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    result = mc("run", "--rootfs", str(root), "--", "true")
+    assert result.returncode == 125
+    assert result.stderr.startswith("minicontainer: error: rootfs: ")
+    assert "out of reach" in result.stderr
