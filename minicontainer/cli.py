@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-i", "--interactive", action="store_true",
                      help="keep stdin attached (it always is; accepted for Docker habits)")
     run.add_argument("-t", "--tty", action="store_true",
-                     help="give the command a new pty from the container's devpts, in a new session")
+                     help="a new pty from the container's devpts, in a new session")
     run.add_argument("--hostname", help="hostname inside (default: the container id)")
     run.add_argument("-e", "--env", action="append", default=[], metavar="NAME=VALUE",
                      help="set an environment variable (repeatable)")

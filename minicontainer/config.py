@@ -19,7 +19,8 @@ from minicontainer.namespaces import ALL, Namespace
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MAX_HOSTNAME = 64
-_HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_ID = 0xFFFFFFFE
 
@@ -190,11 +191,12 @@ class Config:
                 try:
                     idmap.to_host(mappings, value)
                 except ValueError:
-                    raise ConfigError(field, value, "is outside the container's id mapping") from None
+                    raise ConfigError(field, value, "is outside the container's id mapping") \
+                        from None
 
     def to_oci(self) -> dict[str, object]:
         """This config as an OCI runtime-spec ``config.json`` document."""
-        namespaces = [{"type": _OCI_NAMESPACE[ns]} for ns in _OCI_NAMESPACE if ns & self.namespaces]
+        namespaces = [{"type": kind} for ns, kind in _OCI_NAMESPACE.items() if ns & self.namespaces]
         linux: dict[str, object] = {"namespaces": namespaces}
         if self.user_namespace:
             linux["uidMappings"] = [m.to_oci() for m in self.uid_mappings]
@@ -232,15 +234,16 @@ class Config:
             if kind not in _OCI_NAMESPACE_BY_TYPE:
                 raise ConfigError("linux.namespaces", kind, "is not a namespace type")
             if entry.get("path"):
-                raise ConfigError("linux.namespaces", entry["path"], "joining by path is not supported")
+                raise ConfigError("linux.namespaces", entry["path"], "joining is not supported")
             namespaces |= _OCI_NAMESPACE_BY_TYPE[kind]
         rootfs = root.get("path")
         if rootfs is not None and not rootfs.startswith("/"):
             rootfs = os.path.join(bundle, rootfs)
         mounts = []
         for m in doc.get("mounts", []):
-            if m.get("type") == "bind" or "bind" in m.get("options", []) or "rbind" in m.get("options", []):
-                mounts.append(Mount(m["source"], m["destination"], "ro" in m.get("options", [])))
+            options = m.get("options", [])
+            if m.get("type") == "bind" or "bind" in options or "rbind" in options:
+                mounts.append(Mount(m["source"], m["destination"], "ro" in options))
         return cls(
             args=process.get("args", []),
             env=process.get("env", []),

@@ -15,6 +15,10 @@ from minicontainer import idmap
 from minicontainer.errors import ContainerError
 from minicontainer.state import LIB_DIR
 
+TYPE_CHECKING = False  # typing itself is too slow to import on the start-up path
+if TYPE_CHECKING:
+    import tarfile
+
 # shutil, subprocess, tarfile and tempfile are imported where they are used: this
 # module is on the start-up path of every `run`, which needs only default_rootfs().
 

@@ -204,7 +204,8 @@ def _exec(args: list[str], env: list[str]) -> None:
     try:
         os.execvpe(args[0], args, environ)
     except FileNotFoundError:
-        raise _ExecFailed(EXIT_NOT_FOUND, f"{args[0]}: command not found in the container") from None
+        raise _ExecFailed(EXIT_NOT_FOUND,
+                          f"{args[0]}: command not found in the container") from None
     except OSError as e:
         if e.errno in (errno.EACCES, errno.ENOEXEC, errno.EISDIR, errno.EPERM):
             raise _ExecFailed(EXIT_NOT_EXECUTABLE, f"{args[0]}: {e.strerror}") from None

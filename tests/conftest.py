@@ -8,6 +8,7 @@ import pytest
 
 from helpers import leftovers
 
+
 @pytest.fixture(autouse=True)
 def nothing_left_behind(request):
     """Fail any test that leaves a mount, scratch dir or container process behind."""

@@ -55,8 +55,9 @@ def test_rootfs_without_the_command_is_127(tmp_path):
 
 
 def test_not_root_is_refused():
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     result = subprocess.run([*MC, "run", "--", "true"], user=65534, capture_output=True,
-                            text=True, timeout=30, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+                            text=True, timeout=30, env=env)
     assert result.returncode == 125
     assert result.stderr == "minicontainer: error: minicontainer must run as root (try sudo)\n"
 

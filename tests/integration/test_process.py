@@ -29,7 +29,8 @@ def test_exit_code_is_the_commands(command, code):
 
 def test_not_found_is_one_clear_line():
     result = mc("run", "--", "no-such-command")
-    assert result.stderr == "minicontainer: error: no-such-command: command not found in the container\n"
+    assert result.stderr == (
+        "minicontainer: error: no-such-command: command not found in the container\n")
 
 
 def _start(*flags: str, command: str) -> subprocess.Popen:
