@@ -3,6 +3,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 MC := $(VENV)/bin/minicontainer
 
+DEMO_SCRIPT := echo "pid inside: $$$$"; echo "hostname: $$(hostname)"; id; \
+	echo "processes:"; ps; echo "interfaces:"; ip link; echo; mc-probe
+
 .PHONY: setup demo test test-unit test-integration docs bench clean
 
 setup:
@@ -10,8 +13,7 @@ setup:
 
 demo: setup
 	$(MC) rootfs build busybox
-	$(MC) run --hostname demo -- sh -c 'echo "pid inside: $$$$"; echo "hostname: $$(hostname)"; \
-		id; echo "processes:"; ps; echo "interfaces:"; ip link; echo; mc-probe'
+	$(MC) run --hostname demo -- sh -c '$(DEMO_SCRIPT)'
 
 test: setup
 	$(MC) rootfs build busybox >/dev/null

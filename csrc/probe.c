@@ -258,17 +258,23 @@ static void report_hostname(int *first)
         printf("%s\n", u.nodename);
 }
 
+/* The cgroup v2 line ("0::/path") of /proc/self/cgroup; on a v1-only host, the first line. */
 static void report_cgroup(int *first)
 {
     char *text = read_file("/proc/self/cgroup");
+    char *line = text ? strstr(text, "0::") : NULL;
 
+    if (line && line != text && line[-1] != '\n')
+        line = NULL;
+    if (!line)
+        line = text;
+    if (line)
+        line[strcspn(line, "\n")] = '\0';
     begin_field("cgroup", first);
-    if (text)
-        text[strcspn(text, "\n")] = '\0';
     if (json)
-        json_string(text ? text : "");
+        json_string(line ? line : "");
     else
-        printf("%s\n", text ? text : "?");
+        printf("%s\n", line ? line : "?");
 }
 
 /* Each line of /proc/self/mountinfo:
