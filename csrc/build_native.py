@@ -13,9 +13,10 @@ ffibuilder = FFI()
 ffibuilder.cdef((HERE / "native.h").read_text().split("*/", 1)[1])
 ffibuilder.set_source(
     "minicontainer._native",
-    '#include "native.h"',
+    '#include <stddef.h>\n#include <stdint.h>\n#include "native.h"',
     sources=["csrc/native.c"],
     include_dirs=["csrc"],
+    libraries=["seccomp"],
     extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
 )
 

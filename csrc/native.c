@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <seccomp.h>
+#include <stdint.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -172,4 +174,109 @@ int mc_set_link_up(const char *ifname)
     close(fd);
     errno = saved_errno;
     return rc;
+}
+
+/* ---- libseccomp ---- */
+
+static int from_libseccomp(int rc)
+{
+    if (rc < 0) {
+        errno = -rc;
+        return -1;
+    }
+    return rc;
+}
+
+void *mc_seccomp_init(uint32_t default_action)
+{
+    scmp_filter_ctx ctx = seccomp_init(default_action);
+
+    if (ctx == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    /* no_new_privs is a layer of its own: libseccomp must not set it behind our back. */
+    if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0) {
+        seccomp_release(ctx);
+        errno = EINVAL;
+        return NULL;
+    }
+    return ctx;
+}
+
+void mc_seccomp_release(void *ctx)
+{
+    seccomp_release(ctx);
+}
+
+int mc_seccomp_arch_known(const char *arch_name)
+{
+    if (seccomp_arch_resolve_name(arch_name) == 0) {
+        errno = ENOENT;
+        return -1;
+    }
+    return 0;
+}
+
+int mc_seccomp_arch_add(void *ctx, const char *arch_name)
+{
+    uint32_t arch = seccomp_arch_resolve_name(arch_name);
+    int rc;
+
+    if (arch == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    rc = seccomp_arch_add(ctx, arch);
+    return rc == -EEXIST ? 0 : from_libseccomp(rc);
+}
+
+int mc_seccomp_syscall_number(const char *name)
+{
+    int nr = seccomp_syscall_resolve_name(name);
+
+    if (nr == __NR_SCMP_ERROR) {
+        errno = ENOENT;
+        return -1;
+    }
+    return nr;
+}
+
+int mc_seccomp_rule_add(void *ctx, uint32_t action, int syscall_nr, unsigned int n,
+                        const uint64_t *comparisons)
+{
+    struct scmp_arg_cmp args[6];
+    unsigned int i;
+
+    if (n > 6) {
+        errno = E2BIG;
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        args[i].arg = (unsigned int)comparisons[4 * i];
+        args[i].op = (enum scmp_compare)comparisons[4 * i + 1];
+        args[i].datum_a = comparisons[4 * i + 2];
+        args[i].datum_b = comparisons[4 * i + 3];
+    }
+    return from_libseccomp(seccomp_rule_add_array(ctx, action, syscall_nr, n, args));
+}
+
+int mc_seccomp_load(void *ctx)
+{
+    return from_libseccomp(seccomp_load(ctx));
+}
+
+int mc_seccomp_export(void *ctx, int fd, int bpf)
+{
+    return from_libseccomp(bpf ? seccomp_export_bpf(ctx, fd) : seccomp_export_pfc(ctx, fd));
+}
+
+int mc_seccomp_version(unsigned int *major, unsigned int *minor, unsigned int *micro)
+{
+    const struct scmp_version *v = seccomp_version();
+
+    *major = v->major;
+    *minor = v->minor;
+    *micro = v->micro;
+    return 0;
 }

@@ -21,3 +21,18 @@ int mc_set_pdeathsig(int sig);
 int mc_set_child_subreaper(int on);
 int mc_set_no_new_privs(void);
 int mc_set_link_up(const char *ifname);
+
+/* libseccomp, through wrappers that keep its enums and structs out of cffi's way.
+ * The filter context is an opaque pointer; each rule's argument comparisons come
+ * as n groups of four numbers: argument index, operator, value, second value.
+ * libseccomp's own functions return -errno; these return -1 and set errno. */
+void *mc_seccomp_init(uint32_t default_action);
+void mc_seccomp_release(void *ctx);
+int mc_seccomp_arch_known(const char *arch_name);
+int mc_seccomp_arch_add(void *ctx, const char *arch_name);
+int mc_seccomp_syscall_number(const char *name);
+int mc_seccomp_rule_add(void *ctx, uint32_t action, int syscall_nr, unsigned int n,
+                        const uint64_t *comparisons);
+int mc_seccomp_load(void *ctx);
+int mc_seccomp_export(void *ctx, int fd, int bpf);
+int mc_seccomp_version(unsigned int *major, unsigned int *minor, unsigned int *micro);

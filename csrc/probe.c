@@ -8,13 +8,30 @@
  *   mc-probe --json   one JSON object
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
+
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC 0x01021994
+#endif
 
 static const char *NAMESPACES[] = {"cgroup", "ipc", "mnt", "net", "pid", "user", "uts"};
 #define N_NAMESPACES (sizeof(NAMESPACES) / sizeof(NAMESPACES[0]))
@@ -37,6 +54,18 @@ static const char *CAP_SETS[][2] = {
     {"CapBnd", "bounding"}, {"CapAmb", "ambient"},
 };
 #define N_CAP_SETS (sizeof(CAP_SETS) / sizeof(CAP_SETS[0]))
+
+/* runc's and Docker's lists: what a container should not read, or not write. */
+static const char *MASKED[] = {
+    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/proc/interrupts", "/sys/firmware", "/sys/devices/virtual/powercap",
+};
+static const char *READONLY[] = {
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+    "/proc/sys/kernel/core_pattern", "/sys/fs/cgroup",
+};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static int json;
 
@@ -123,6 +152,8 @@ static void report_ids(int *first)
         putchar('\n');
     begin_field("uid", first);
     printf(json ? "%u" : "%u\n", getuid());
+    begin_field("euid", first);
+    printf(json ? "%u" : "%u\n", geteuid());
     begin_field("gid", first);
     printf(json ? "%u" : "%u\n", getgid());
     begin_field("groups", first);
@@ -315,6 +346,265 @@ static void report_mounts(int *first)
         putchar(']');
 }
 
+/* A masked path is /dev/null (a file) or an empty read-only tmpfs (a directory). */
+static const char *mask_state(const char *path)
+{
+    struct stat st;
+    struct statfs fs;
+
+    if (lstat(path, &st) != 0)
+        return "absent";
+    if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))
+        return "masked";
+    if (S_ISDIR(st.st_mode) && statfs(path, &fs) == 0 && fs.f_type == TMPFS_MAGIC &&
+        (fs.f_flags & ST_RDONLY))
+        return "masked";
+    return "visible";
+}
+
+/* Whether reading gives anything (a byte of a file, an entry of a directory):
+ * the real test of a mask. */
+static int readable(const char *path)
+{
+    struct dirent *entry;
+    DIR *dir = opendir(path);
+    char c;
+    int fd, n = 0;
+
+    if (dir) {
+        while ((entry = readdir(dir)) != NULL)
+            if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0)
+                n++;
+        closedir(dir);
+        return n > 0;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return 0;
+    n = read(fd, &c, 1);
+    close(fd);
+    return n > 0;
+}
+
+static void report_masked(int *first)
+{
+    size_t i;
+
+    begin_field("masked_paths", first);
+    puts(json ? "{" : "");
+    for (i = 0; i < COUNT(MASKED); i++) {
+        const char *state = mask_state(MASKED[i]);
+        int can_read = strcmp(state, "absent") != 0 && readable(MASKED[i]);
+        if (json) {
+            printf("%s", i ? "," : "");
+            json_string(MASKED[i]);
+            printf(":{\"state\":\"%s\",\"readable\":%s}\n", state, can_read ? "true" : "false");
+        } else {
+            printf("  %-30s %-8s %s\n", MASKED[i], state, can_read ? "readable" : "");
+        }
+    }
+    if (json)
+        putchar('}');
+}
+
+/* access(W_OK) asks the kernel whether a write would be allowed, without writing. */
+static void report_readonly(int *first)
+{
+    size_t i;
+
+    begin_field("readonly_paths", first);
+    puts(json ? "{" : "");
+    for (i = 0; i < COUNT(READONLY); i++) {
+        int exists = access(READONLY[i], F_OK) == 0;
+        int writable = exists && access(READONLY[i], W_OK) == 0;
+        const char *why = exists ? (writable ? "writable" : strerror(errno)) : "absent";
+        if (json) {
+            printf("%s", i ? "," : "");
+            json_string(READONLY[i]);
+            printf(":{\"writable\":%s,\"why\":", writable ? "true" : "false");
+            json_string(why);
+            puts("}");
+        } else {
+            printf("  %-30s %s\n", READONLY[i], why);
+        }
+    }
+    if (json)
+        putchar('}');
+}
+
+/* ---- syscalls: each tried in a child of its own, so that a success changes nothing here ---- */
+
+static int try_mount(void)
+{
+    return mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+}
+
+static int try_unshare_user(void)
+{
+    return unshare(CLONE_NEWUSER);
+}
+
+static int try_setns(void)
+{
+    int fd = open("/proc/self/ns/uts", O_RDONLY | O_CLOEXEC);
+    return fd < 0 ? -1 : setns(fd, CLONE_NEWUTS);
+}
+
+static int try_keyctl(void)
+{
+    /* KEYCTL_GET_KEYRING_ID of the session keyring: a read, no key is made. */
+    return syscall(SYS_keyctl, 0, -3, 0) < 0 ? -1 : 0;
+}
+
+static int try_bpf(void)
+{
+    /* BPF_MAP_CREATE with an empty attribute: EINVAL if the call is allowed at all. */
+    char attr[128] = {0};
+    return syscall(SYS_bpf, 0, attr, sizeof(attr)) < 0 ? -1 : 0;
+}
+
+static int try_ptrace(void)
+{
+    return ptrace(PTRACE_TRACEME, 0, NULL, NULL) < 0 ? -1 : 0;
+}
+
+static int try_open_by_handle_at(void)
+{
+    /* A zeroed handle: the capability check comes before the handle is read. */
+    char handle[64] = {0};
+    handle[0] = 8;
+    return syscall(SYS_open_by_handle_at, AT_FDCWD, handle, O_RDONLY) < 0 ? -1 : 0;
+}
+
+static int try_init_module(void)
+{
+    return syscall(SYS_init_module, NULL, 0, "") < 0 ? -1 : 0;
+}
+
+static int try_mknod_block(void)
+{
+    const char *path = "/tmp/.mc-probe-blk";
+    int rc = mknod(path, S_IFBLK | 0600, makedev(7, 0));
+    if (rc == 0)
+        unlink(path);
+    return rc;
+}
+
+static int try_tiocsti(void)
+{
+    /* Only on our own controlling terminal; pushes a NUL byte into its input. */
+    char c = 0;
+    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+    int rc;
+    if (fd < 0)
+        return -1;
+    rc = ioctl(fd, TIOCSTI, &c);
+    close(fd);
+    return rc;
+}
+
+static int try_clone_newns(void)
+{
+    long pid = syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid == 0)
+        _exit(0);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    return pid < 0 ? -1 : 0;
+}
+
+#ifdef __x86_64__
+/* keyctl through the 32-bit entry point (number 288 on i386): the filter must
+ * cover the x86 sub-architecture too, whose syscall numbers differ. */
+static int try_keyctl_int80(void)
+{
+    long rc;
+    __asm__ volatile("int $0x80" : "=a"(rc) : "a"(288), "b"(0), "c"(-3), "d"(0) : "memory");
+    if (rc < 0 && rc > -4096) {
+        errno = (int)-rc;
+        return -1;
+    }
+    return 0;
+}
+#endif
+
+static const struct {
+    const char *name;
+    int (*attempt)(void);
+} SYSCALLS[] = {
+    {"mount", try_mount},
+    {"unshare(CLONE_NEWUSER)", try_unshare_user},
+    {"setns", try_setns},
+    {"keyctl", try_keyctl},
+#ifdef __x86_64__
+    {"keyctl(int 0x80)", try_keyctl_int80},
+#endif
+    {"bpf", try_bpf},
+    {"ptrace", try_ptrace},
+    {"open_by_handle_at", try_open_by_handle_at},
+    {"init_module", try_init_module},
+    {"mknod(block device)", try_mknod_block},
+    {"ioctl(TIOCSTI)", try_tiocsti},
+    {"clone(CLONE_NEWNS)", try_clone_newns},
+};
+
+/* The errno the attempt got in a child (0: the call succeeded). */
+static int attempt_in_child(int (*attempt)(void))
+{
+    int status;
+    pid_t pid = fork();
+
+    if (pid == 0)
+        _exit(attempt() == 0 ? 0 : (errno & 0xff));
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+static const char *errno_name(int e)
+{
+    switch (e) {
+    case 0: return "ok";
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EACCES: return "EACCES";
+    case EFAULT: return "EFAULT";
+    case EINVAL: return "EINVAL";
+    case ENOSYS: return "ENOSYS";
+    case ENOTTY: return "ENOTTY";
+    case ENXIO: return "ENXIO";
+    case EBADF: return "EBADF";
+    case ENOSPC: return "ENOSPC";
+    case EUSERS: return "EUSERS";
+    case ENOEXEC: return "ENOEXEC";
+    case EROFS: return "EROFS";
+    case ESTALE: return "ESTALE";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    default: return "other";
+    }
+}
+
+static void report_syscalls(int *first)
+{
+    size_t i;
+
+    begin_field("syscalls", first);
+    puts(json ? "{" : "");
+    for (i = 0; i < COUNT(SYSCALLS); i++) {
+        int e = attempt_in_child(SYSCALLS[i].attempt);
+        if (json) {
+            printf("%s", i ? "," : "");
+            json_string(SYSCALLS[i].name);
+            printf(":{\"errno\":%d,\"result\":\"%s\"}\n", e, errno_name(e));
+        } else {
+            printf("  %-26s %s%s%s\n", SYSCALLS[i].name, errno_name(e),
+                   e > 0 ? " " : "", e > 0 ? strerror(e) : "");
+        }
+    }
+    if (json)
+        putchar('}');
+}
+
 int main(int argc, char **argv)
 {
     int first = 1;
@@ -334,6 +624,9 @@ int main(int argc, char **argv)
     report_capabilities(&first);
     report_security(&first);
     report_cgroup(&first);
+    report_masked(&first);
+    report_readonly(&first);
+    report_syscalls(&first);
     report_mounts(&first);
     if (json)
         puts("}");

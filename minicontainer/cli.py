@@ -76,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="keep these host namespaces: pid, net, ipc, uts, cgroup, user")
     run.add_argument("--userns", choices=("private", "host"), default="private",
                      help="'host': no user namespace, container root is host root")
+    run.add_argument("--cap-add", action="append", default=[], metavar="CAP",
+                     help="add a capability (CHOWN, CAP_CHOWN, any case; ALL) (repeatable)")
+    run.add_argument("--cap-drop", action="append", default=[], metavar="CAP",
+                     help="drop a capability (repeatable; ALL drops every one)")
+    run.add_argument("--security-opt", action="append", default=[], metavar="OPT",
+                     help="no-new-privileges=false | seccomp=unconfined | seccomp=FILE.json | "
+                     "systempaths=unconfined (no masked or read-only paths)")
+    run.add_argument("--privileged", action="store_true",
+                     help="switch off every hardening layer: for escape demos only")
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG...]")
     run.set_defaults(handler=_run)
 
@@ -90,6 +99,24 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("tarball")
     imp.add_argument("name")
     imp.set_defaults(handler=_rootfs_import)
+    seccomp = commands.add_parser("seccomp", help="look at seccomp profiles")
+    seccomp_commands = seccomp.add_subparsers(dest="seccomp_command", required=True,
+                                              parser_class=_Parser)
+    show = seccomp_commands.add_parser(
+        "show", help="print the filter libseccomp builds from a profile",
+        description="Print the filter libseccomp builds from a profile (the default one "
+        "unless --profile), for the capabilities of a default container.")
+    show.add_argument("--profile", metavar="FILE", help="a Docker/OCI JSON profile")
+    show.add_argument("--cap-add", action="append", default=[], metavar="CAP",
+                      help="build as for a container with this capability added")
+    form = show.add_mutually_exclusive_group()
+    form.add_argument("--pfc", action="store_true", help="libseccomp's pseudo-code (default)")
+    form.add_argument("--bpf", action="store_true", help="the BPF program, one instruction a line")
+    form.add_argument("--json", action="store_true", help="the profile itself, as JSON")
+    show.set_defaults(handler=_seccomp_show)
+    check = seccomp_commands.add_parser("check", help="validate a profile")
+    check.add_argument("file")
+    check.set_defaults(handler=_seccomp_check)
     return parser
 
 
@@ -108,6 +135,7 @@ def config_from_args(args: argparse.Namespace):
     if args.userns == "host":
         shared |= Namespace.USER
     uid, gid = parse_user(args.user) if args.user else (0, None)
+    hardening = _hardening_from_args(args, uid)
     return Config(
         args=command,
         env=args.env,
@@ -121,7 +149,46 @@ def config_from_args(args: argparse.Namespace):
         overlay=not args.no_overlay,
         namespaces=ALL & ~shared,
         mounts=[Mount.parse(spec) for spec in args.volume],
+        **hardening,
     )
+
+
+def _hardening_from_args(args: argparse.Namespace, uid: int) -> dict:
+    """The capability, no_new_privs, seccomp and system-path fields the flags ask for."""
+    from minicontainer import capabilities
+    from minicontainer.config import DEFAULT_CAPABILITIES, ConfigError
+
+    for flag, names in (("cap-add", args.cap_add), ("cap-drop", args.cap_drop)):
+        for name in names:
+            try:
+                capabilities.normalize(name)
+            except ValueError:
+                raise ConfigError(flag, name, "is not a capability") from None
+    if args.privileged:
+        print("minicontainer: warning: --privileged: every capability, no seccomp, no "
+              "no_new_privs, nothing masked, /proc/sys and /sys writable", file=sys.stderr)
+        return {"capabilities": capabilities.ALL, "no_new_privileges": False,
+                "seccomp": False, "masked_paths": [], "readonly_paths": [],
+                "sys_readonly": False}
+    caps, added = capabilities.resolve(DEFAULT_CAPABILITIES, args.cap_add, args.cap_drop)
+    fields: dict = {"capabilities": caps, "ambient_capabilities": added if uid != 0 else set()}
+    for opt in args.security_opt:
+        key, _, value = opt.partition("=")
+        if key == "no-new-privileges" and value in ("", "true", "false"):
+            fields["no_new_privileges"] = value != "false"
+        elif key == "seccomp" and value == "unconfined":
+            fields["seccomp"] = False
+        elif key == "seccomp" and value:
+            from minicontainer import seccomp
+
+            fields["seccomp_profile"] = seccomp.load_file(value)
+        elif opt == "systempaths=unconfined":
+            fields["masked_paths"] = []
+            fields["readonly_paths"] = []
+        else:
+            raise ConfigError("security-opt", opt, "is not no-new-privileges=true|false, "
+                              "seccomp=unconfined|FILE or systempaths=unconfined")
+    return fields
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -145,10 +212,57 @@ def _rootfs_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seccomp_show(args: argparse.Namespace) -> int:
+    from minicontainer import capabilities, seccomp
+    from minicontainer.config import DEFAULT_CAPABILITIES
+
+    profile = seccomp.load_file(args.profile) if args.profile else seccomp.default_profile()
+    if args.json:
+        import json
+
+        print(json.dumps(profile, indent=2))
+        return 0
+    caps, _ = capabilities.resolve(DEFAULT_CAPABILITIES, args.cap_add, [])
+    syscall_filter = seccomp.build(profile, caps)
+    sys.stdout.flush()
+    if not args.bpf:
+        syscall_filter.export(sys.stdout.fileno())
+        return 0
+    import struct
+    import tempfile
+
+    with tempfile.TemporaryFile() as raw:
+        syscall_filter.export(raw.fileno(), bpf=True)
+        raw.seek(0)
+        program = raw.read()
+    print(f"{'#':>5}  {'code':>6} {'jt':>3} {'jf':>3}  k")
+    for i in range(0, len(program), 8):
+        code, jt, jf, k = struct.unpack("=HBBI", program[i:i + 8])
+        print(f"{i // 8:5}  0x{code:04x} {jt:3} {jf:3}  0x{k:08x}")
+    return 0
+
+
+def _seccomp_check(args: argparse.Namespace) -> int:
+    from minicontainer import seccomp
+
+    profile = seccomp.load_file(args.file)
+    for warning in seccomp.validate(profile):
+        print(f"minicontainer: warning: {warning}", file=sys.stderr)
+    rules = profile.get("syscalls", [])
+    print(f"{args.file}: valid, default action {profile['defaultAction']}, {len(rules)} rules")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.debug:
+        os.environ["MINICONTAINER_DEBUG"] = "1"
     try:
         return args.handler(args)
+    except BrokenPipeError:
+        # The reader went away (`| head`): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as e:
         if args.debug:
             raise

@@ -17,6 +17,17 @@ import re
 from minicontainer import idmap
 from minicontainer.namespaces import ALL, Namespace
 
+MASKED_PATHS = [
+    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/proc/interrupts", "/sys/firmware", "/sys/devices/virtual/powercap",
+]
+READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+DEFAULT_CAPABILITIES = frozenset({
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+    "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+})
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MAX_HOSTNAME = 64
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -86,6 +97,16 @@ class Config:
         ``root.path`` and ``root.readonly``; ``None`` is the default busybox rootfs.
     ``overlay``
         minicontainer's own: a per-container writable layer keeps the rootfs pristine.
+    ``capabilities``, ``ambient_capabilities``
+        ``process.capabilities``: the bounding set (also permitted, effective and
+        inheritable for root) and, for a non-root user, the ones it keeps as ambient.
+    ``no_new_privileges``
+        ``process.noNewPrivileges``.
+    ``seccomp``, ``seccomp_profile``
+        ``linux.seccomp``: off when ``seccomp`` is false; ``seccomp_profile`` None
+        means the default profile.
+    ``masked_paths``, ``readonly_paths``, ``sys_readonly``
+        ``linux.maskedPaths``, ``linux.readonlyPaths``, and the ``ro`` option of /sys.
     """
 
     def __init__(
@@ -105,6 +126,14 @@ class Config:
         uid_mappings: list[idmap.IdMapping] | None = None,
         gid_mappings: list[idmap.IdMapping] | None = None,
         mounts: list[Mount] | None = None,
+        capabilities: set[str] | frozenset[str] = DEFAULT_CAPABILITIES,
+        ambient_capabilities: set[str] | frozenset[str] = frozenset(),
+        no_new_privileges: bool = True,
+        seccomp: bool = True,
+        seccomp_profile: dict | None = None,
+        masked_paths: list[str] | None = None,
+        readonly_paths: list[str] | None = None,
+        sys_readonly: bool = True,
     ) -> None:
         self.args = list(args)
         self.env = list(env) if env is not None else []
@@ -124,6 +153,14 @@ class Config:
         self.uid_mappings = uid_mappings
         self.gid_mappings = gid_mappings
         self.mounts = list(mounts) if mounts is not None else []
+        self.capabilities = set(capabilities)
+        self.ambient_capabilities = set(ambient_capabilities)
+        self.no_new_privileges = no_new_privileges
+        self.seccomp = seccomp
+        self.seccomp_profile = seccomp_profile
+        self.masked_paths = list(MASKED_PATHS if masked_paths is None else masked_paths)
+        self.readonly_paths = list(READONLY_PATHS if readonly_paths is None else readonly_paths)
+        self.sys_readonly = sys_readonly
 
     @property
     def user_namespace(self) -> bool:
@@ -174,6 +211,11 @@ class Config:
                 raise ConfigError("rootfs", self.rootfs, "does not exist")
             if not os.path.isdir(self.rootfs):
                 raise ConfigError("rootfs", self.rootfs, "is not a directory")
+        for field, paths in (("masked_paths", self.masked_paths),
+                             ("readonly_paths", self.readonly_paths)):
+            for path in paths:
+                if not path.startswith("/"):
+                    raise ConfigError(field, path, "is not an absolute path")
         for m in self.mounts:
             if not os.path.exists(m.source):
                 raise ConfigError("volume", m.source, "does not exist on the host")
@@ -197,7 +239,13 @@ class Config:
     def to_oci(self) -> dict[str, object]:
         """This config as an OCI runtime-spec ``config.json`` document."""
         namespaces = [{"type": kind} for ns, kind in _OCI_NAMESPACE.items() if ns & self.namespaces]
-        linux: dict[str, object] = {"namespaces": namespaces}
+        linux: dict[str, object] = {
+            "namespaces": namespaces,
+            "maskedPaths": self.masked_paths,
+            "readonlyPaths": self.readonly_paths,
+        }
+        if self.seccomp:
+            linux["seccomp"] = self.seccomp_profile or {"profile": "minicontainer default"}
         if self.user_namespace:
             linux["uidMappings"] = [m.to_oci() for m in self.uid_mappings]
             linux["gidMappings"] = [m.to_oci() for m in self.gid_mappings]
@@ -209,6 +257,8 @@ class Config:
                 "args": self.args,
                 "env": self.environment(),
                 "cwd": self.cwd,
+                "capabilities": self._oci_capabilities(),
+                "noNewPrivileges": self.no_new_privileges,
             },
             "root": {"path": self.rootfs, "readonly": self.readonly},
             "mounts": [m.to_oci() for m in self.mounts],
@@ -217,6 +267,12 @@ class Config:
         if self.hostname is not None:
             doc["hostname"] = self.hostname
         return doc
+
+    def _oci_capabilities(self) -> dict[str, list[str]]:
+        bounding = sorted(self.capabilities)
+        held = bounding if self.uid == 0 else sorted(self.ambient_capabilities)
+        return {"bounding": bounding, "permitted": held, "effective": held,
+                "inheritable": held, "ambient": [] if self.uid == 0 else held}
 
     @classmethod
     def from_oci(cls, doc: dict, bundle: str = ".") -> Config:
@@ -236,6 +292,8 @@ class Config:
             if entry.get("path"):
                 raise ConfigError("linux.namespaces", entry["path"], "joining is not supported")
             namespaces |= _OCI_NAMESPACE_BY_TYPE[kind]
+        caps = process.get("capabilities")
+        seccomp = linux.get("seccomp")
         rootfs = root.get("path")
         if rootfs is not None and not rootfs.startswith("/"):
             rootfs = os.path.join(bundle, rootfs)
@@ -258,6 +316,14 @@ class Config:
             uid_mappings=_mappings(linux, "uidMappings", namespaces),
             gid_mappings=_mappings(linux, "gidMappings", namespaces),
             mounts=mounts,
+            capabilities=set(caps.get("bounding", [])) if caps is not None
+            else DEFAULT_CAPABILITIES,
+            ambient_capabilities=set(caps.get("ambient", [])) if caps else frozenset(),
+            no_new_privileges=process.get("noNewPrivileges", True),
+            seccomp="seccomp" in linux,
+            seccomp_profile=seccomp if seccomp and "defaultAction" in seccomp else None,
+            masked_paths=linux.get("maskedPaths"),
+            readonly_paths=linux.get("readonlyPaths"),
         )
 
 

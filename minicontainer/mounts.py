@@ -5,7 +5,8 @@ namespace, so nothing mounted here exists on the host; the namespace and its
 mounts disappear with the last process in it.  The init recipe calls them in
 this order: :func:`make_private`, :func:`open_volumes`, :func:`mount_rootfs`,
 :func:`mount_proc`, :func:`mount_sys`, :func:`mount_dev`, :func:`mount_cgroup`,
-:func:`pivot_to`, :func:`attach_volumes`, :func:`finish_root`.
+:func:`mask_paths`, :func:`readonly_paths`, :func:`pivot_to`, :func:`attach_volumes`,
+:func:`finish_root`.
 """
 
 from __future__ import annotations
@@ -97,18 +98,19 @@ def mount_proc(root: str, own_pid_namespace: bool) -> None:
         native.mount("/proc", target, None, MS_BIND | MS_REC)
 
 
-def mount_sys(root: str, own_net_namespace: bool) -> None:
-    """A read-only sysfs.
+def mount_sys(root: str, own_net_namespace: bool, readonly: bool = True) -> None:
+    """A sysfs, read-only unless ``readonly`` is off (``--privileged``).
 
     sysfs shows the network devices of the namespace that mounts it; without a
-    network namespace of its own, the host's /sys is bound read-only instead.
+    network namespace of its own, the host's /sys is bound instead.
     """
     target = mountpoint(root, "/sys")
     if own_net_namespace:
-        native.mount("sysfs", target, "sysfs", _SECURE | MS_RDONLY)
+        native.mount("sysfs", target, "sysfs", _SECURE | (MS_RDONLY if readonly else 0))
     else:
         native.mount("/sys", target, None, MS_BIND | MS_REC)
-        native.make_readonly(target, recursive=True)
+        if readonly:
+            native.make_readonly(target, recursive=True)
 
 
 def mount_dev(root: str, in_user_namespace: bool, own_ipc_namespace: bool) -> None:
@@ -141,18 +143,68 @@ def mount_dev(root: str, in_user_namespace: bool, own_ipc_namespace: bool) -> No
         native.mount("mqueue", mountpoint(root, "/dev/mqueue"), "mqueue", _SECURE)
 
 
-def mount_cgroup(root: str, own_cgroup_namespace: bool) -> None:
-    """The cgroup2 hierarchy at /sys/fs/cgroup, read-only.
+def mount_cgroup(root: str, own_cgroup_namespace: bool, readonly: bool = True) -> None:
+    """The cgroup2 hierarchy at /sys/fs/cgroup, read-only unless ``readonly`` is off.
 
     In a cgroup namespace of its own the container sees its cgroup as the root
-    of the tree; otherwise the host's hierarchy is bound read-only.
+    of the tree; otherwise the host's hierarchy is bound.
     """
     target = mountpoint(root, "/sys/fs/cgroup")
     if own_cgroup_namespace:
-        native.mount("cgroup2", target, "cgroup2", _SECURE | MS_RDONLY)
+        native.mount("cgroup2", target, "cgroup2", _SECURE | (MS_RDONLY if readonly else 0))
     else:
         native.mount("/sys/fs/cgroup", target, None, MS_BIND | MS_REC)
+        if readonly:
+            native.make_readonly(target, recursive=True)
+
+
+def mask_paths(root: str, paths: list[str]) -> None:
+    """Hide kernel files a container has no business reading.
+
+    A file gets the container's /dev/null bound over it, a directory an empty
+    read-only tmpfs.  A path this kernel does not have is skipped.
+    """
+    null = os.path.join(root, "dev/null")
+    st = os.stat(null)
+    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
+        raise OSError(errno.EINVAL, "is not the null device (1:3), refusing to mask with it",
+                      null)
+    for path in paths:
+        target = _existing(root, path)
+        if target is None:
+            continue
+        if os.path.isdir(target):
+            native.mount("tmpfs", target, "tmpfs", MS_RDONLY | _SECURE, "size=0,mode=555")
+        else:
+            native.mount(null, target, None, MS_BIND)
+
+
+def readonly_paths(root: str, paths: list[str]) -> None:
+    """Make kernel interfaces read-only: bind each onto itself, then set read-only.
+
+    /proc/sys holds host-wide knobs (core_pattern runs a host program as root);
+    the read-only bind keeps them visible for reading.
+    """
+    for path in paths:
+        target = _existing(root, path)
+        if target is None:
+            continue
+        native.mount(target, target, None, MS_BIND | MS_REC)
         native.make_readonly(target, recursive=True)
+
+
+def _existing(root: str, path: str) -> str | None:
+    """``root + path`` if it exists and no component of it is a symlink."""
+    current = root
+    for part in (p for p in path.split("/") if p):
+        current = os.path.join(current, part)
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            raise OSError(errno.ELOOP, "a symlink, refusing to mount on it", current)
+    return current
 
 
 def open_volumes(sources: list[str]) -> list[int]:

@@ -28,6 +28,9 @@ BUSYBOX = "/bin/busybox"
 PROBE_SOURCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                             "csrc", "probe.c")
 PROBE_PATH = "usr/bin/mc-probe"
+# A setuid-root copy of the probe: it shows what a setuid binary gains, with and
+# without no_new_privs ("root" is the container's root, an unprivileged host uid).
+SETUID_PROBE_PATH = "usr/bin/mc-probe-setuid"
 
 _DIRS = ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "root", "home", "tmp", "var/tmp",
          "run", "proc", "sys", "dev", "mnt")
@@ -114,6 +117,8 @@ def _populate_busybox(root: str) -> None:
             f.write(text)
     os.makedirs(os.path.join(root, "home/user"), 0o755)
     compile_probe(os.path.join(root, PROBE_PATH))
+    shutil.copy2(os.path.join(root, PROBE_PATH), os.path.join(root, SETUID_PROBE_PATH))
+    os.chmod(os.path.join(root, SETUID_PROBE_PATH), 0o4755)
 
 
 def compile_probe(output: str) -> None:

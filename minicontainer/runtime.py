@@ -19,7 +19,7 @@ import errno
 import os
 import signal
 
-from minicontainer import idmap, mounts, namespaces, native, network, rootfs
+from minicontainer import capabilities, idmap, mounts, namespaces, native, network, rootfs
 from minicontainer.config import Config, ConfigError
 from minicontainer.errors import EXIT_RUNTIME_ERROR, ContainerError, describe
 from minicontainer.namespaces import Namespace
@@ -36,6 +36,7 @@ FORWARDED_SIGNALS = (
     signal.SIGUSR2,
 )
 _CLOSE_RANGE_CLOEXEC = 4
+DEBUG_VARIABLE = "MINICONTAINER_DEBUG"  # set by --debug: the init reports its traceback
 
 
 class Container:
@@ -73,14 +74,17 @@ class Container:
             cfg.hostname = self.id
         cfg.validate()
 
+        syscall_filter = _build_seccomp(cfg)
+
         scratch = Scratch(self.id)
         scratch.create(cfg.overlay, cfg.host_uid(0), cfg.host_gid(0))
         try:
-            return self._start_and_wait(scratch, (stdin, stdout, stderr))
+            return self._start_and_wait(scratch, syscall_filter, (stdin, stdout, stderr))
         finally:
             scratch.remove()
 
-    def _start_and_wait(self, scratch: Scratch, stdio: tuple[int | None, ...]) -> int:
+    def _start_and_wait(self, scratch: Scratch, syscall_filter,
+                        stdio: tuple[int | None, ...]) -> int:
         cfg = self.config
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -94,7 +98,7 @@ class Container:
         forwarder = _SignalForwarder()
         pid = namespaces.clone(cfg.namespaces)
         if pid == 0:
-            _child(cfg, scratch, sync_r, err_w, channel, terminal, stdio)
+            _child(cfg, scratch, syscall_filter, sync_r, err_w, channel, terminal, stdio)
         self.pid = pid
         forwarder.target = pid
         os.close(sync_r)
@@ -132,7 +136,8 @@ class Container:
             self.pid = None
 
 
-def _init(cfg: Config, scratch: Scratch, sync_r: int, channel, terminal) -> None:
+def _init(cfg: Config, scratch: Scratch, syscall_filter, sync_r: int, channel,
+          terminal) -> None:
     """The container's init: each line one layer, in the order that makes them hold.
 
     Runs in the child of the clone, already inside every new namespace.  Nothing
@@ -140,6 +145,7 @@ def _init(cfg: Config, scratch: Scratch, sync_r: int, channel, terminal) -> None
     included, are out of reach (``terminal`` comes in already imported).
     """
     native.set_dumpable(False)
+    os.setsid()
     os.read(sync_r, 2)
     os.close(sync_r)
     mounts.make_private()
@@ -152,10 +158,14 @@ def _init(cfg: Config, scratch: Scratch, sync_r: int, channel, terminal) -> None
     overlay = (scratch.upper, scratch.work) if cfg.overlay else (None, None)
     root = mounts.mount_rootfs(cfg.rootfs, scratch.merged, *overlay)
     mounts.mount_proc(root, bool(cfg.namespaces & Namespace.PID) or not cfg.user_namespace)
-    mounts.mount_sys(root, bool(cfg.namespaces & Namespace.NET) or not cfg.user_namespace)
+    mounts.mount_sys(root, bool(cfg.namespaces & Namespace.NET) or not cfg.user_namespace,
+                     cfg.sys_readonly)
     mounts.mount_dev(root, cfg.user_namespace,
                      bool(cfg.namespaces & Namespace.IPC) or not cfg.user_namespace)
-    mounts.mount_cgroup(root, bool(cfg.namespaces & Namespace.CGROUP) or not cfg.user_namespace)
+    mounts.mount_cgroup(root, bool(cfg.namespaces & Namespace.CGROUP) or not cfg.user_namespace,
+                        cfg.sys_readonly)
+    mounts.mask_paths(root, cfg.masked_paths)
+    mounts.readonly_paths(root, cfg.readonly_paths)
     mounts.pivot_to(root)
     mounts.attach_volumes(volumes, [m.destination for m in cfg.mounts],
                           [m.readonly for m in cfg.mounts])
@@ -166,29 +176,43 @@ def _init(cfg: Config, scratch: Scratch, sync_r: int, channel, terminal) -> None
 
     if cfg.namespaces & Namespace.UTS:
         namespaces.set_hostname(cfg.hostname)
+    if syscall_filter is not None and not cfg.no_new_privileges:
+        syscall_filter.load()  # without no_new_privs the kernel asks for CAP_SYS_ADMIN: load now
+    capabilities.before_user_switch(cfg.capabilities)
     idmap.switch_user(cfg.uid, cfg.gid, [])
+    capabilities.apply(cfg.capabilities, cfg.uid == 0, cfg.ambient_capabilities)
+    if cfg.no_new_privileges:
+        native.set_no_new_privs()
     native.close_range(3, flags=_CLOSE_RANGE_CLOEXEC)
     _enter_cwd(cfg.cwd)
     native.set_pdeathsig(signal.SIGKILL)
+    if syscall_filter is not None and cfg.no_new_privileges:
+        syscall_filter.load()
     _exec(cfg.args, cfg.environment())
 
 
-def _child(cfg: Config, scratch: Scratch, sync_r: int, err_w: int, channel, terminal,
-           stdio: tuple[int | None, ...]) -> None:
+def _child(cfg: Config, scratch: Scratch, syscall_filter, sync_r: int, err_w: int, channel,
+           terminal, stdio: tuple[int | None, ...]) -> None:
     """Run :func:`_init` and never return: report any failure on ``err_w`` and exit."""
     code = EXIT_RUNTIME_ERROR
+    debug = os.environ.get(DEBUG_VARIABLE)
+    if debug:
+        import traceback  # now: after the pivot no module can be imported
     try:
         for signum in FORWARDED_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
         for target, fd in enumerate(stdio):
             if fd is not None:
                 os.dup2(fd, target)
-        _init(cfg, scratch, sync_r, channel, terminal)
+        _init(cfg, scratch, syscall_filter, sync_r, channel, terminal)
     except _ExecFailed as e:
         code = e.code
         _report(err_w, code, str(e))
     except BaseException as e:
-        _report(err_w, code, f"container init: {describe(e)}")
+        message = f"container init: {describe(e)}"
+        if debug:
+            message += "\n" + traceback.format_exc()
+        _report(err_w, code, message)
     finally:
         os._exit(code)
 
@@ -220,9 +244,12 @@ def _enter_cwd(cwd: str) -> None:
     """
     os.makedirs(cwd, exist_ok=True)
     os.chdir(cwd)
-    here = os.getcwd()
-    if not here.startswith("/") or here.startswith("(unreachable)"):
-        raise OSError(errno.EPERM, f"working directory {cwd} is outside the container root")
+    try:
+        here = os.getcwd()
+    except FileNotFoundError:  # the kernel's "(unreachable)": not below our root
+        here = None
+    if here is None or not here.startswith("/"):
+        raise OSError(errno.EPERM, "outside the container root, refusing it", f"cwd {cwd}")
 
 
 def _report(err_w: int, code: int, message: str) -> None:
@@ -245,6 +272,16 @@ def _kill_and_reap(pid: int) -> None:
     except ProcessLookupError:
         pass
     os.waitpid(pid, 0)
+
+
+def _build_seccomp(cfg: Config):
+    """The container's seccomp filter, compiled here so that the init only loads it."""
+    if not cfg.seccomp:
+        return None
+    from minicontainer import seccomp
+
+    profile = cfg.seccomp_profile or seccomp.default_profile()
+    return seccomp.build(profile, cfg.capabilities)
 
 
 def _check_startable(cfg: Config) -> None:

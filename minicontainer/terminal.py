@@ -19,12 +19,11 @@ import tty
 
 
 def open_in_container(channel: socket.socket) -> None:
-    """In the init: make a pty, send its master to the runtime, and make the slave
-    the controlling terminal of a new session on fds 0, 1 and 2."""
+    """In the init, already leader of a new session: make a pty, send its master to
+    the runtime, and make the slave our controlling terminal on fds 0, 1 and 2."""
     master, slave = os.openpty()
     socket.send_fds(channel, [b"pty"], [master])
     os.close(master)
-    os.setsid()
     fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
     for fd in (0, 1, 2):
         os.dup2(slave, fd)

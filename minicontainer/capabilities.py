@@ -1,0 +1,100 @@
+"""The capability layer: which of root's privileges the container keeps.
+
+Linux splits root's power into about 40 capabilities.  Each process has five
+sets: *bounding* (the most it can ever have again), *permitted* (what it may
+use), *effective* (what the kernel checks now), *inheritable* and *ambient*
+(what survives execve).  A container keeps Docker's 14 defaults; everything
+else, CAP_SYS_ADMIN first of all, is dropped from the bounding set so that not
+even a setuid binary can bring it back.
+
+Inside a user namespace these are capabilities over that namespace's resources,
+not the host's; without one (``--userns host``) they are the real thing.
+
+Example::
+
+    from minicontainer import capabilities
+
+    keep = {"CAP_CHOWN", "CAP_KILL"}
+    capabilities.before_user_switch(keep)
+    capabilities.apply(keep, root=True, ambient=set())
+"""
+
+from __future__ import annotations
+
+import prctl
+
+from minicontainer import native
+
+ALL = frozenset(f"CAP_{name.upper()}" for name in prctl.ALL_CAP_NAMES)
+
+
+def normalize(name: str) -> str:
+    """``chown``, ``CAP_CHOWN``, ``Cap_Chown`` -> ``CAP_CHOWN``; ``all`` -> ``ALL``.
+
+    Raises ValueError for a name that is not a capability.
+    """
+    upper = name.strip().upper()
+    if upper == "ALL":
+        return "ALL"
+    canonical = upper if upper.startswith("CAP_") else f"CAP_{upper}"
+    if canonical not in ALL:
+        raise ValueError(name)
+    return canonical
+
+
+def resolve(base: frozenset[str], add: list[str], drop: list[str]) -> tuple[set[str], set[str]]:
+    """The capability set after ``--cap-add``/``--cap-drop``, and the added ones.
+
+    Drops are applied first and adds win, as in Docker: ``--cap-drop ALL
+    --cap-add CHOWN`` leaves exactly CHOWN.
+    """
+    added = set()
+    for name in add:
+        added |= ALL if normalize(name) == "ALL" else {normalize(name)}
+    dropped = set()
+    for name in drop:
+        dropped |= ALL if normalize(name) == "ALL" else {normalize(name)}
+    return (set(base) - dropped) | added, added
+
+
+def _numbers(names: set[str]) -> list[int]:
+    return [getattr(prctl, name) for name in names]
+
+
+def _in_bounding_set() -> set[str]:
+    """What this process can still hold: a host may already lack some (CAP_SYS_RESOURCE
+    on some VMs), and ``ALL`` then means all that is left."""
+    return {name for name in ALL if getattr(prctl.capbset, name[4:].lower())}
+
+
+def before_user_switch(bounding: set[str]) -> None:
+    """Limit the bounding set, and keep the permitted set over the coming uid change.
+
+    Both must happen while the init is still root: dropping from the bounding set
+    needs CAP_SETPCAP in the effective set, which a switch to another uid empties.
+    ``PR_SET_KEEPCAPS`` (cleared again by execve) lets :func:`apply` then decide
+    what a non-root user holds.
+    """
+    prctl.capbset.limit(*_numbers(bounding))
+    prctl.set_keepcaps(True)
+
+
+def apply(bounding: set[str], root: bool, ambient: set[str]) -> None:
+    """Set the permitted, effective, inheritable and ambient sets, after the user switch.
+
+    Root keeps ``bounding`` in its permitted, effective and inheritable sets.
+    Another user keeps only ``ambient`` (the capabilities added for it), which
+    must be inheritable and permitted before the kernel lets it be ambient; it
+    survives execve because it is ambient.
+    """
+    held = (bounding if root else ambient & bounding) & _in_bounding_set()
+    numbers = _numbers(held)
+    prctl.cap_inheritable.limit(*numbers)
+    prctl.set_caps((numbers, prctl.CAP_INHERITABLE, True))
+    prctl.cap_effective.limit(*numbers)  # effective must stay within permitted: drop it first
+    prctl.cap_permitted.limit(*numbers)
+    prctl.set_caps((numbers, prctl.CAP_EFFECTIVE, True))
+    native.ambient(native.PR_CAP_AMBIENT_CLEAR_ALL)
+    if not root:
+        for number in numbers:
+            native.ambient(native.PR_CAP_AMBIENT_RAISE, number)
