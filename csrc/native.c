@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stdint.h>
 #include <sched.h>
@@ -269,6 +271,22 @@ int mc_seccomp_load(void *ctx)
 int mc_seccomp_export(void *ctx, int fd, int bpf)
 {
     return from_libseccomp(bpf ? seccomp_export_bpf(ctx, fd) : seccomp_export_pfc(ctx, fd));
+}
+
+/* Install a BPF program libseccomp exported earlier: the same filter, without
+ * generating it again. */
+int mc_seccomp_load_bpf(const void *program, size_t length)
+{
+    struct sock_fprog fprog;
+
+    if (length == 0 || length % sizeof(struct sock_filter) != 0 ||
+        length / sizeof(struct sock_filter) > 0xffff) {
+        errno = EINVAL;
+        return -1;
+    }
+    fprog.len = (unsigned short)(length / sizeof(struct sock_filter));
+    fprog.filter = (struct sock_filter *)program;
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog);
 }
 
 int mc_seccomp_version(unsigned int *major, unsigned int *minor, unsigned int *micro)

@@ -150,3 +150,11 @@ def set_no_new_privs() -> None:
 def set_link_up(ifname: str) -> None:
     """Bring a network interface of the current network namespace up."""
     _check(lib.mc_set_link_up(ifname.encode()), "ioctl(SIOCSIFFLAGS)", ifname)
+
+
+def seccomp_load(program: bytes) -> None:
+    """Install a seccomp BPF program (``seccomp(SECCOMP_SET_MODE_FILTER)``).
+
+    Without no_new_privs the kernel requires CAP_SYS_ADMIN for this.
+    """
+    _check(lib.mc_seccomp_load_bpf(program, len(program)), "seccomp(SECCOMP_SET_MODE_FILTER)")

@@ -23,7 +23,7 @@ from minicontainer import capabilities, idmap, mounts, namespaces, native, netwo
 from minicontainer.config import Config, ConfigError
 from minicontainer.errors import EXIT_RUNTIME_ERROR, ContainerError, describe
 from minicontainer.namespaces import Namespace
-from minicontainer.state import Scratch, new_id
+from minicontainer.state import SECCOMP_CACHE_DIR, Scratch, new_id
 
 EXIT_NOT_EXECUTABLE = 126
 EXIT_NOT_FOUND = 127
@@ -74,16 +74,16 @@ class Container:
             cfg.hostname = self.id
         cfg.validate()
 
-        syscall_filter = _build_seccomp(cfg)
+        seccomp_program = _seccomp_program(cfg)
 
         scratch = Scratch(self.id)
         scratch.create(cfg.overlay, cfg.host_uid(0), cfg.host_gid(0))
         try:
-            return self._start_and_wait(scratch, syscall_filter, (stdin, stdout, stderr))
+            return self._start_and_wait(scratch, seccomp_program, (stdin, stdout, stderr))
         finally:
             scratch.remove()
 
-    def _start_and_wait(self, scratch: Scratch, syscall_filter,
+    def _start_and_wait(self, scratch: Scratch, seccomp_program,
                         stdio: tuple[int | None, ...]) -> int:
         cfg = self.config
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
@@ -98,7 +98,7 @@ class Container:
         forwarder = _SignalForwarder()
         pid = namespaces.clone(cfg.namespaces)
         if pid == 0:
-            _child(cfg, scratch, syscall_filter, sync_r, err_w, channel, terminal, stdio)
+            _child(cfg, scratch, seccomp_program, sync_r, err_w, channel, terminal, stdio)
         self.pid = pid
         forwarder.target = pid
         os.close(sync_r)
@@ -136,7 +136,7 @@ class Container:
             self.pid = None
 
 
-def _init(cfg: Config, scratch: Scratch, syscall_filter, sync_r: int, channel,
+def _init(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, channel,
           terminal) -> None:
     """The container's init: each line one layer, in the order that makes them hold.
 
@@ -176,8 +176,8 @@ def _init(cfg: Config, scratch: Scratch, syscall_filter, sync_r: int, channel,
 
     if cfg.namespaces & Namespace.UTS:
         namespaces.set_hostname(cfg.hostname)
-    if syscall_filter is not None and not cfg.no_new_privileges:
-        syscall_filter.load()  # without no_new_privs the kernel asks for CAP_SYS_ADMIN: load now
+    if seccomp_program is not None and not cfg.no_new_privileges:
+        native.seccomp_load(seccomp_program)  # without no_new_privs it needs CAP_SYS_ADMIN: now
     capabilities.before_user_switch(cfg.capabilities)
     idmap.switch_user(cfg.uid, cfg.gid, [])
     capabilities.apply(cfg.capabilities, cfg.uid == 0, cfg.ambient_capabilities)
@@ -186,12 +186,12 @@ def _init(cfg: Config, scratch: Scratch, syscall_filter, sync_r: int, channel,
     native.close_range(3, flags=_CLOSE_RANGE_CLOEXEC)
     _enter_cwd(cfg.cwd)
     native.set_pdeathsig(signal.SIGKILL)
-    if syscall_filter is not None and cfg.no_new_privileges:
-        syscall_filter.load()
+    if seccomp_program is not None and cfg.no_new_privileges:
+        native.seccomp_load(seccomp_program)
     _exec(cfg.args, cfg.environment())
 
 
-def _child(cfg: Config, scratch: Scratch, syscall_filter, sync_r: int, err_w: int, channel,
+def _child(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, err_w: int, channel,
            terminal, stdio: tuple[int | None, ...]) -> None:
     """Run :func:`_init` and never return: report any failure on ``err_w`` and exit."""
     code = EXIT_RUNTIME_ERROR
@@ -204,7 +204,7 @@ def _child(cfg: Config, scratch: Scratch, syscall_filter, sync_r: int, err_w: in
         for target, fd in enumerate(stdio):
             if fd is not None:
                 os.dup2(fd, target)
-        _init(cfg, scratch, syscall_filter, sync_r, channel, terminal)
+        _init(cfg, scratch, seccomp_program, sync_r, channel, terminal)
     except _ExecFailed as e:
         code = e.code
         _report(err_w, code, str(e))
@@ -274,14 +274,14 @@ def _kill_and_reap(pid: int) -> None:
     os.waitpid(pid, 0)
 
 
-def _build_seccomp(cfg: Config):
-    """The container's seccomp filter, compiled here so that the init only loads it."""
+def _seccomp_program(cfg: Config) -> bytes | None:
+    """The container's seccomp filter as BPF, compiled here so that the init only loads it."""
     if not cfg.seccomp:
         return None
     from minicontainer import seccomp
 
     profile = cfg.seccomp_profile or seccomp.default_profile()
-    return seccomp.build(profile, cfg.capabilities)
+    return seccomp.compiled(profile, cfg.capabilities, SECCOMP_CACHE_DIR)
 
 
 def _check_startable(cfg: Config) -> None:

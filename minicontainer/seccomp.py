@@ -6,6 +6,11 @@ libseccomp turns the profile into a BPF program for each architecture; the kerne
 runs that program on every system call the container makes, for the rest of its
 life, and no process in it can remove it.
 
+Generating the BPF program takes libseccomp tens of milliseconds, so
+:func:`compiled` keeps each program it generated in a cache directory, keyed by
+everything that decides it (profile, capabilities, architecture, kernel and
+libseccomp versions); :func:`minicontainer.native.seccomp_load` installs one.
+
 Example::
 
     from minicontainer import seccomp
@@ -232,6 +237,47 @@ class Filter:
         if lib.mc_seccomp_export(self._ctx, fd, int(bpf)) == -1:
             errno = ffi.errno
             raise OSError(errno, os.strerror(errno), "seccomp_export")
+
+
+def libseccomp_version() -> str:
+    numbers = ffi.new("unsigned int[3]")
+    lib.mc_seccomp_version(numbers, numbers + 1, numbers + 2)
+    return ".".join(str(n) for n in numbers)
+
+
+def compiled(profile: dict, capabilities: set[str], cache_dir: str) -> bytes:
+    """The BPF program for ``profile`` and ``capabilities``, from the cache if it is there.
+
+    A cache file holds the whole key, a NUL, then the program; its name is only a
+    CRC of the key, so a file whose key differs is rebuilt, never used.  (hashlib
+    would cost more to import than the cache saves on a slow machine.)  A new
+    file is written beside its final name and renamed into place, so concurrent
+    starts never read half of one.
+    """
+    import zlib
+
+    key = repr((profile, sorted(capabilities), native_arch(), kernel_version(),
+                libseccomp_version())).encode()
+    path = os.path.join(cache_dir, f"{zlib.crc32(key):08x}-{len(key)}.bpf")
+    try:
+        with open(path, "rb") as f:
+            stored = f.read()
+        if stored[:len(key)] == key and stored[len(key):len(key) + 1] == b"\0":
+            return stored[len(key) + 1:]
+    except FileNotFoundError:
+        pass
+    os.makedirs(cache_dir, mode=0o700, exist_ok=True)
+    partial = f"{path}.{os.getpid()}"
+    fd = os.open(partial, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, key + b"\0")
+        build(profile, capabilities).export(fd, bpf=True)
+        os.lseek(fd, len(key) + 1, os.SEEK_SET)
+        program = os.read(fd, 1 << 20)
+    finally:
+        os.close(fd)
+    os.rename(partial, path)
+    return program
 
 
 def build(profile: dict, capabilities: set[str], arch: str | None = None,

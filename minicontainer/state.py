@@ -13,6 +13,7 @@ import re
 
 LIB_DIR = "/var/lib/minicontainer"
 CONTAINERS_DIR = os.path.join(LIB_DIR, "containers")
+SECCOMP_CACHE_DIR = os.path.join(LIB_DIR, "seccomp")
 ID_PATTERN = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}")
 
 
