@@ -18,12 +18,17 @@ demo: setup
 test: setup
 	$(MC) rootfs build busybox >/dev/null
 	$(PY) -m pytest -q tests
+	$(MAKE) docs SPHINXOPTS="-W -n --keep-going"
 
 test-unit: setup
 	$(PY) -m pytest -q tests/unit
 
 test-integration: setup
 	$(PY) -m pytest -q tests/integration
+
+# -W -n: any warning, a broken reference inside the site included, fails the build.
+docs:
+	$(VENV)/bin/sphinx-build -q -b html $(SPHINXOPTS) docs docs/_build/html
 
 bench: setup
 	$(PY) benchmarks/startup.py

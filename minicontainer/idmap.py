@@ -7,7 +7,7 @@ on a bind mount belongs to host uid ``1000000000`` (by default), not to root.
 
 The range comes from a ``minicontainer`` line in ``/etc/subuid`` and
 ``/etc/subgid`` when there is one (``minicontainer:1000000000:65536``), otherwise
-from :data:`DEFAULT_HOST_ID` and :data:`DEFAULT_SIZE`.
+from ``DEFAULT_HOST_ID`` and ``DEFAULT_SIZE``.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def _bytes(value: str | None) -> bytes | object:
 def clone(flags: int) -> int:
     """Fork into the namespaces named by ``flags`` (CLONE_NEW* bits).
 
-    Returns 0 in the child and the child's pid in the parent, like :func:`os.fork`.
+    Returns 0 in the child and the child's pid in the parent, like ``os.fork()``.
 
     Example::
 

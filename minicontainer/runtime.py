@@ -61,7 +61,8 @@ class Container:
         The code is the command's own, 128+N if signal N killed it, 126 if it is
         not executable, 127 if it does not exist.  ``stdin``, ``stdout`` and
         ``stderr`` are file descriptors to give the command instead of ours.
-        Raises :class:`ConfigError` or :class:`ContainerError` if the container
+        Raises :class:`~minicontainer.config.ConfigError` or
+        :class:`~minicontainer.errors.ContainerError` if the container
         cannot start; nothing is left behind either way.
         """
         cfg = self.config

@@ -119,3 +119,23 @@ def test_docker_format_arch_map_adds_sub_architectures():
         f.seek(0)
         text = f.read().decode()
     assert "arch x86_64" in text and "arch x86 " in text and "arch x32" in text
+
+
+def test_compiled_programs_are_cached_and_a_foreign_key_is_rebuilt(tmp_path):
+    import os
+
+    profile = {"defaultAction": "SCMP_ACT_ALLOW",
+               "syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_ERRNO"}]}
+    first = seccomp.compiled(profile, set(), str(tmp_path))
+    assert len(first) % 8 == 0 and len(first) > 0
+    (cached,) = os.listdir(tmp_path)
+    assert seccomp.compiled(profile, set(), str(tmp_path)) == first
+    # A file under the same name but for another key (a CRC collision) is not used.
+    path = tmp_path / cached
+    data = path.read_bytes()
+    path.write_bytes(b"X" + data[1:])
+    assert seccomp.compiled(profile, set(), str(tmp_path)) == first
+    assert path.read_bytes() == data
+    other = {"defaultAction": "SCMP_ACT_ALLOW",
+             "syscalls": [{"names": ["bpf"], "action": "SCMP_ACT_ERRNO"}]}
+    assert seccomp.compiled(other, set(), str(tmp_path)) != first
