@@ -6,7 +6,7 @@ MC := $(VENV)/bin/minicontainer
 DEMO_SCRIPT := echo "pid inside: $$$$"; echo "hostname: $$(hostname)"; id; \
 	echo "processes:"; ps; echo "interfaces:"; ip link; echo; mc-probe
 
-.PHONY: setup demo test test-unit test-integration docs bench clean
+.PHONY: setup demo test test-unit test-integration test-vm docs bench clean
 
 setup:
 	scripts/bootstrap
@@ -18,7 +18,12 @@ demo: setup
 test: setup
 	$(MC) rootfs build busybox >/dev/null
 	$(PY) -m pytest -q tests
+	scripts/test-vm
 	$(MAKE) docs SPHINXOPTS="-W -n --keep-going"
+
+test-vm: setup
+	$(MC) rootfs build busybox >/dev/null
+	scripts/test-vm
 
 test-unit: setup
 	$(PY) -m pytest -q tests/unit

@@ -47,14 +47,36 @@ struct mc_mount_attr {
  * take it back: the interpreter's fork hooks must run with the GIL held, exactly
  * as os.fork() does.  No new stack is given, so the child continues on a copy of
  * ours, like fork(). */
-long mc_clone(unsigned long flags)
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+struct mc_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+    uint64_t set_tid, set_tid_size, cgroup;
+};
+
+/* The raw clone, or clone3 with CLONE_INTO_CGROUP when a cgroup fd is given:
+ * the child then starts inside that cgroup, and a new cgroup namespace is
+ * rooted there. */
+static long fork_like(unsigned long flags, int cgroup_fd)
 {
     PyGILState_STATE gil = PyGILState_Ensure();
+    struct mc_clone_args args;
     long pid;
     int saved_errno;
 
     PyOS_BeforeFork();
-    pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (cgroup_fd < 0) {
+        pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+    } else {
+        memset(&args, 0, sizeof(args));
+        args.flags = flags | CLONE_INTO_CGROUP;
+        args.exit_signal = SIGCHLD;
+        args.cgroup = (uint64_t)cgroup_fd;
+        pid = syscall(SYS_clone3, &args, sizeof(args));
+    }
     saved_errno = errno;
     if (pid == 0)
         PyOS_AfterFork_Child();
@@ -63,6 +85,16 @@ long mc_clone(unsigned long flags)
     PyGILState_Release(gil);
     errno = saved_errno;
     return pid;
+}
+
+long mc_clone(unsigned long flags)
+{
+    return fork_like(flags, -1);
+}
+
+long mc_clone_into_cgroup(unsigned long flags, int cgroup_fd)
+{
+    return fork_like(flags, cgroup_fd);
 }
 
 int mc_unshare(int flags)

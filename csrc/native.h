@@ -4,6 +4,7 @@
  * (minicontainer/native.py) turns that into OSError.  No policy lives here. */
 
 long mc_clone(unsigned long flags);
+long mc_clone_into_cgroup(unsigned long flags, int cgroup_fd);
 int mc_unshare(int flags);
 int mc_setns(int fd, int nstype);
 int mc_pivot_root(const char *new_root, const char *put_old);

@@ -85,6 +85,23 @@ def build_parser() -> argparse.ArgumentParser:
                      "systempaths=unconfined (no masked or read-only paths)")
     run.add_argument("--privileged", action="store_true",
                      help="switch off every hardening layer: for escape demos only")
+    limits = run.add_argument_group("resource limits (cgroup v2)")
+    limits.add_argument("--memory", metavar="SIZE", help="memory.max, e.g. 64m; an OOM kills "
+                        "the whole container")
+    limits.add_argument("--memory-swap", metavar="SIZE", help="memory plus swap, as Docker "
+                        "counts it; -1 for unlimited swap (default with --memory: no swap)")
+    limits.add_argument("--memory-high", metavar="SIZE", help="memory.high: reclaim and slow "
+                        "down above this")
+    limits.add_argument("--cpus", metavar="N", help="cpu.max as a number of CPUs, e.g. 0.5")
+    limits.add_argument("--cpu-weight", metavar="N", help="cpu.weight, 1-10000 (default 100)")
+    limits.add_argument("--pids-limit", metavar="N", help="pids.max: at most N processes")
+    limits.add_argument("--cpuset-cpus", metavar="LIST", help="cpuset.cpus, e.g. 0 or 0-1")
+    limits.add_argument("--io-read-bps", action="append", default=[], metavar="DEV:RATE",
+                        help="io.max rbps for a block device, e.g. /dev/vda:1m (repeatable)")
+    limits.add_argument("--io-write-bps", action="append", default=[], metavar="DEV:RATE",
+                        help="io.max wbps (repeatable)")
+    run.add_argument("--stats", action="store_true",
+                     help="print the container's resource usage on stderr when it ends")
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG...]")
     run.set_defaults(handler=_run)
 
@@ -123,7 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace):
     """The :class:`~minicontainer.config.Config` that ``run``'s flags describe."""
     from minicontainer import rootfs
-    from minicontainer.config import Config, ConfigError, Mount, parse_namespaces, parse_user
+    from minicontainer.config import (
+        Config,
+        ConfigError,
+        Mount,
+        Resources,
+        parse_namespaces,
+        parse_user,
+    )
     from minicontainer.namespaces import ALL, Namespace
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -149,6 +173,11 @@ def config_from_args(args: argparse.Namespace):
         overlay=not args.no_overlay,
         namespaces=ALL & ~shared,
         mounts=[Mount.parse(spec) for spec in args.volume],
+        resources=Resources.from_flags(
+            memory=args.memory, memory_swap=args.memory_swap, memory_high=args.memory_high,
+            cpus=args.cpus, cpu_weight=args.cpu_weight, pids_limit=args.pids_limit,
+            cpuset_cpus=args.cpuset_cpus, io_read_bps=args.io_read_bps,
+            io_write_bps=args.io_write_bps),
         **hardening,
     )
 
@@ -194,7 +223,16 @@ def _hardening_from_args(args: argparse.Namespace, uid: int) -> dict:
 def _run(args: argparse.Namespace) -> int:
     from minicontainer.runtime import Container
 
-    return Container(config_from_args(args)).run()
+    container = Container(config_from_args(args))
+    code = container.run()
+    if args.stats and container.final_stats is not None:
+        print(format_stats(container.final_stats), file=sys.stderr)
+    return code
+
+
+def format_stats(stats: dict) -> str:
+    """One line a figure, the unavailable ones left out."""
+    return "\n".join(f"{name:20} {value}" for name, value in stats.items() if value is not None)
 
 
 def _rootfs_build(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 
 from minicontainer import idmap
 from minicontainer.namespaces import ALL, Namespace
@@ -82,6 +83,199 @@ class Mount:
         return cls(parts[0], parts[1], readonly=len(parts) == 3 and parts[2] == "ro")
 
 
+_SIZE_SUFFIXES = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+CPU_PERIOD = 100_000
+
+
+def parse_size(field: str, text: str) -> int:
+    """``64m``, ``1g``, ``512k``, ``1048576`` -> bytes; more than 0."""
+    value = text.strip().lower()
+    number, suffix = value.rstrip("bkmgt"), value[len(value.rstrip("bkmgt")):]
+    if suffix.endswith("b") and len(suffix) == 2:
+        suffix = suffix[0]
+    if suffix not in _SIZE_SUFFIXES or not number.isdigit():
+        raise ConfigError(field, text, "is not a size (a number with an optional k, m or g)")
+    size = int(number) * _SIZE_SUFFIXES[suffix]
+    if size <= 0:
+        raise ConfigError(field, text, "must be more than 0")
+    return size
+
+
+def _parse_cpuset(field: str, text: str) -> str:
+    cpus = set()
+    try:
+        for part in text.split(","):
+            first, _, last = part.partition("-")
+            cpus.update(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise ConfigError(field, text, "is not a CPU list such as 0-1,3") from None
+    available = os.sched_getaffinity(0)
+    if not cpus or not cpus <= available:
+        raise ConfigError(field, text, f"names CPUs this machine lacks (it has "
+                          f"{','.join(map(str, sorted(available)))})")
+    return text
+
+
+def _device_number(field: str, device: str) -> str:
+    """``/dev/sda`` or ``8:0`` -> ``8:0``, the form io.max takes; a block device only."""
+    major, sep, minor = device.partition(":")
+    if sep and major.isdigit() and minor.isdigit():
+        if not os.path.exists(f"/sys/dev/block/{device}"):
+            raise ConfigError(field, device, "is not a block device of this machine")
+        return device
+    try:
+        st = os.stat(device)
+    except OSError:
+        raise ConfigError(field, device, "is not a block device of this machine") from None
+    if not stat.S_ISBLK(st.st_mode):
+        raise ConfigError(field, device, "is not a block device")
+    return f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+
+
+class Resources:
+    """Resource limits (OCI ``linux.resources``), each None when not limited.
+
+    ``swap`` is the swap a container may use beyond ``memory`` (``memory.swap.max``);
+    with a memory limit and no swap given, it gets none, so the limit is the limit.
+    """
+
+    def __init__(
+        self,
+        *,
+        memory: int | None = None,
+        swap: int | None = None,
+        memory_high: int | None = None,
+        cpu_quota: int | None = None,
+        cpu_period: int = CPU_PERIOD,
+        cpu_weight: int | None = None,
+        pids: int | None = None,
+        cpuset_cpus: str | None = None,
+        io_read_bps: list[tuple[str, int]] | None = None,
+        io_write_bps: list[tuple[str, int]] | None = None,
+    ) -> None:
+        self.memory = memory
+        self.swap = swap
+        self.memory_high = memory_high
+        self.cpu_quota = cpu_quota
+        self.cpu_period = cpu_period
+        self.cpu_weight = cpu_weight
+        self.pids = pids
+        self.cpuset_cpus = cpuset_cpus
+        self.io_read_bps = list(io_read_bps or [])
+        self.io_write_bps = list(io_write_bps or [])
+
+    def __bool__(self) -> bool:
+        return any(value not in (None, []) for key, value in vars(self).items()
+                   if key != "cpu_period")
+
+    @classmethod
+    def from_flags(cls, *, memory: str | None = None, memory_swap: str | None = None,
+                   memory_high: str | None = None, cpus: str | None = None,
+                   cpu_weight: str | None = None, pids_limit: str | None = None,
+                   cpuset_cpus: str | None = None, io_read_bps: list[str] = (),
+                   io_write_bps: list[str] = ()) -> Resources:
+        """Limits from the ``run`` flags, as text; errors name the flag.
+
+        ``--memory-swap`` is Docker's: memory plus swap, ``-1`` for unlimited swap.
+        """
+        resources = cls()
+        if memory is not None:
+            resources.memory = parse_size("memory", memory)
+        if memory_swap is not None:
+            if resources.memory is None:
+                raise ConfigError("memory-swap", memory_swap, "needs --memory as well")
+            if memory_swap.strip() == "-1":
+                resources.swap = "max"
+            else:
+                total = parse_size("memory-swap", memory_swap)
+                if total < resources.memory:
+                    raise ConfigError("memory-swap", memory_swap,
+                                      "is less than --memory (it counts memory plus swap)")
+                resources.swap = total - resources.memory
+        if memory_high is not None:
+            resources.memory_high = parse_size("memory-high", memory_high)
+        if cpus is not None:
+            try:
+                count = float(cpus)
+            except ValueError:
+                raise ConfigError("cpus", cpus, "is not a number of CPUs") from None
+            if not 0.01 <= count <= (os.cpu_count() or 1):
+                raise ConfigError("cpus", cpus, f"must be from 0.01 to this machine's "
+                                  f"{os.cpu_count()} CPUs")
+            resources.cpu_quota = round(count * CPU_PERIOD)
+        if cpu_weight is not None:
+            if not cpu_weight.isdigit() or not 1 <= int(cpu_weight) <= 10000:
+                raise ConfigError("cpu-weight", cpu_weight, "must be from 1 to 10000")
+            resources.cpu_weight = int(cpu_weight)
+        if pids_limit is not None:
+            if not pids_limit.isdigit() or int(pids_limit) < 1:
+                raise ConfigError("pids-limit", pids_limit, "must be a number from 1")
+            resources.pids = int(pids_limit)
+        if cpuset_cpus is not None:
+            resources.cpuset_cpus = _parse_cpuset("cpuset-cpus", cpuset_cpus)
+        for field, specs, target in (("io-read-bps", io_read_bps, resources.io_read_bps),
+                                     ("io-write-bps", io_write_bps, resources.io_write_bps)):
+            for spec in specs:
+                device, sep, rate = spec.rpartition(":")
+                if not sep or not device:
+                    raise ConfigError(field, spec, "is not DEVICE:RATE")
+                target.append((_device_number(field, device), parse_size(field, rate)))
+        return resources
+
+    def to_oci(self) -> dict:
+        doc: dict = {}
+        if self.memory is not None:
+            swap = -1 if self.swap == "max" else self.memory + (self.swap or 0)
+            doc["memory"] = {"limit": self.memory, "swap": swap}
+        if self.cpu_quota is not None or self.cpuset_cpus is not None:
+            doc["cpu"] = {k: v for k, v in (("quota", self.cpu_quota),
+                                            ("period", self.cpu_period if self.cpu_quota else None),
+                                            ("cpus", self.cpuset_cpus)) if v is not None}
+        if self.pids is not None:
+            doc["pids"] = {"limit": self.pids}
+        io = {}
+        for key, entries in (("throttleReadBpsDevice", self.io_read_bps),
+                             ("throttleWriteBpsDevice", self.io_write_bps)):
+            if entries:
+                io[key] = [{"major": int(d.split(":")[0]), "minor": int(d.split(":")[1]),
+                            "rate": rate} for d, rate in entries]
+        if io:
+            doc["blockIO"] = io
+        unified = {}
+        if self.memory_high is not None:
+            unified["memory.high"] = str(self.memory_high)
+        if self.cpu_weight is not None:
+            unified["cpu.weight"] = str(self.cpu_weight)
+        if unified:
+            doc["unified"] = unified
+        return doc
+
+    @classmethod
+    def from_oci(cls, doc: dict) -> Resources:
+        memory = doc.get("memory", {})
+        cpu = doc.get("cpu", {})
+        io = doc.get("blockIO", {})
+        unified = doc.get("unified", {})
+        limit = memory.get("limit")
+        swap_total = memory.get("swap")
+        swap = None
+        if limit is not None and swap_total is not None:
+            swap = "max" if swap_total == -1 else swap_total - limit
+
+        def devices(key: str) -> list[tuple[str, int]]:
+            return [(f"{d['major']}:{d['minor']}", d["rate"]) for d in io.get(key, [])]
+
+        return cls(
+            memory=limit, swap=swap,
+            memory_high=int(unified["memory.high"]) if "memory.high" in unified else None,
+            cpu_quota=cpu.get("quota"), cpu_period=cpu.get("period") or CPU_PERIOD,
+            cpu_weight=int(unified["cpu.weight"]) if "cpu.weight" in unified else None,
+            pids=doc.get("pids", {}).get("limit"), cpuset_cpus=cpu.get("cpus"),
+            io_read_bps=devices("throttleReadBpsDevice"),
+            io_write_bps=devices("throttleWriteBpsDevice"),
+        )
+
+
 class Config:
     """Everything that decides what a container is.
 
@@ -107,6 +301,8 @@ class Config:
         means the default profile.
     ``masked_paths``, ``readonly_paths``, ``sys_readonly``
         ``linux.maskedPaths``, ``linux.readonlyPaths``, and the ``ro`` option of /sys.
+    ``resources``
+        ``linux.resources``: cgroup limits (:class:`Resources`).
     """
 
     def __init__(
@@ -134,6 +330,7 @@ class Config:
         masked_paths: list[str] | None = None,
         readonly_paths: list[str] | None = None,
         sys_readonly: bool = True,
+        resources: Resources | None = None,
     ) -> None:
         self.args = list(args)
         self.env = list(env) if env is not None else []
@@ -161,6 +358,7 @@ class Config:
         self.masked_paths = list(MASKED_PATHS if masked_paths is None else masked_paths)
         self.readonly_paths = list(READONLY_PATHS if readonly_paths is None else readonly_paths)
         self.sys_readonly = sys_readonly
+        self.resources = resources or Resources()
 
     @property
     def user_namespace(self) -> bool:
@@ -246,6 +444,8 @@ class Config:
         }
         if self.seccomp:
             linux["seccomp"] = self.seccomp_profile or {"profile": "minicontainer default"}
+        if self.resources:
+            linux["resources"] = self.resources.to_oci()
         if self.user_namespace:
             linux["uidMappings"] = [m.to_oci() for m in self.uid_mappings]
             linux["gidMappings"] = [m.to_oci() for m in self.gid_mappings]
@@ -324,6 +524,7 @@ class Config:
             seccomp_profile=seccomp if seccomp and "defaultAction" in seccomp else None,
             masked_paths=linux.get("maskedPaths"),
             readonly_paths=linux.get("readonlyPaths"),
+            resources=Resources.from_oci(linux.get("resources", {})),
         )
 
 

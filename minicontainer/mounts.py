@@ -151,6 +151,11 @@ def mount_cgroup(root: str, own_cgroup_namespace: bool, readonly: bool = True) -
     """
     target = mountpoint(root, "/sys/fs/cgroup")
     if own_cgroup_namespace:
+        if os.path.ismount(target):
+            # The host's /sys was bound here with its cgroup mounts (no network namespace
+            # of our own): cover them, or the kernel refuses the same cgroup2 on the same
+            # mount point.
+            native.mount("tmpfs", target, "tmpfs", _SECURE, "size=0,mode=755")
         native.mount("cgroup2", target, "cgroup2", _SECURE | (MS_RDONLY if readonly else 0))
     else:
         native.mount("/sys/fs/cgroup", target, None, MS_BIND | MS_REC)

@@ -81,9 +81,14 @@ def members(flags: Namespace) -> list[Namespace]:
     return [ns for ns in order if ns & flags]
 
 
-def clone(flags: Namespace | int) -> int:
-    """Fork into new namespaces; returns 0 in the child and its pid in the parent."""
-    return native.clone(int(flags))
+def clone(flags: Namespace | int, cgroup_fd: int | None = None) -> int:
+    """Fork into new namespaces; returns 0 in the child and its pid in the parent.
+
+    With ``cgroup_fd`` (an open cgroup directory) the child starts in that cgroup.
+    """
+    if cgroup_fd is None:
+        return native.clone(int(flags))
+    return native.clone_into_cgroup(int(flags), cgroup_fd)
 
 
 def unshare(flags: Namespace | int) -> None:

@@ -57,6 +57,13 @@ def clone(flags: int) -> int:
     return _check(lib.mc_clone(flags), "clone")
 
 
+def clone_into_cgroup(flags: int, cgroup_fd: int) -> int:
+    """:func:`clone`, but the child starts inside the cgroup open at ``cgroup_fd``
+    (``clone3`` with ``CLONE_INTO_CGROUP``): limited from its first instruction, and
+    a new cgroup namespace is rooted at that cgroup."""
+    return _check(lib.mc_clone_into_cgroup(flags, cgroup_fd), "clone3")
+
+
 def unshare(flags: int) -> None:
     """Move the calling process into new namespaces (``unshare(2)``)."""
     _check(lib.mc_unshare(flags), "unshare")

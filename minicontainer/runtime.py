@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import sys
 
 from minicontainer import capabilities, idmap, mounts, namespaces, native, network, rootfs
 from minicontainer.config import Config, ConfigError
@@ -53,6 +54,17 @@ class Container:
         self.config = config
         self.id = container_id or new_id()
         self.pid: int | None = None
+        self.cgroup = None
+        self.final_stats: dict | None = None
+
+    def stats(self) -> dict:
+        """Resource usage of the running container (see :meth:`Cgroup.stats
+        <minicontainer.cgroups.Cgroup.stats>`); after it ended, the last reading."""
+        if self.cgroup is None:
+            if self.final_stats is None:
+                raise ContainerError(f"container {self.id} has no cgroup")
+            return self.final_stats
+        return self.cgroup.stats()
 
     def run(self, stdin: int | None = None, stdout: int | None = None,
             stderr: int | None = None) -> int:
@@ -77,12 +89,17 @@ class Container:
 
         seccomp_program = _seccomp_program(cfg)
 
+        self.cgroup = _create_cgroup(self.id, cfg)
         scratch = Scratch(self.id)
-        scratch.create(cfg.overlay, cfg.host_uid(0), cfg.host_gid(0))
         try:
+            scratch.create(cfg.overlay, cfg.host_uid(0), cfg.host_gid(0))
             return self._start_and_wait(scratch, seccomp_program, (stdin, stdout, stderr))
         finally:
             scratch.remove()
+            if self.cgroup is not None:
+                self.final_stats = self.cgroup.stats()
+                self.cgroup.destroy()
+                self.cgroup = None
 
     def _start_and_wait(self, scratch: Scratch, seccomp_program,
                         stdio: tuple[int | None, ...]) -> int:
@@ -97,7 +114,12 @@ class Container:
 
             parent_channel, channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         forwarder = _SignalForwarder()
-        pid = namespaces.clone(cfg.namespaces)
+        cgroup_fd = self.cgroup.open_fd() if self.cgroup is not None else None
+        try:
+            pid = namespaces.clone(cfg.namespaces, cgroup_fd)
+        finally:
+            if cgroup_fd is not None and pid != 0:
+                os.close(cgroup_fd)
         if pid == 0:
             _child(cfg, scratch, seccomp_program, sync_r, err_w, channel, terminal, stdio)
         self.pid = pid
@@ -125,6 +147,8 @@ class Container:
             if master is not None:
                 terminal.relay(master)
             _, status = os.waitpid(pid, 0)
+            if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
+                self._explain_oom()
             return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else (
                 128 + os.WTERMSIG(status)
             )
@@ -135,6 +159,31 @@ class Container:
             if parent_channel is not None:
                 parent_channel.close()
             self.pid = None
+
+    def _explain_oom(self) -> None:
+        """Say so when the memory limit, not a plain SIGKILL, ended the container."""
+        if self.cgroup is not None and self.cgroup.oom_killed():
+            limit = self.config.resources.memory
+            print(f"minicontainer: the container hit its memory limit ({limit // 1024} KiB, "
+                  f"memory.max) and the OOM killer ended it", file=sys.stderr)
+
+
+def _create_cgroup(container_id: str, cfg: Config):
+    """The container's cgroup with its limits, or None on a host without cgroup v2
+    (where asking for a limit is an error)."""
+    from minicontainer import cgroups
+
+    files = cgroups.limit_files(cfg.resources)
+    hierarchy = cgroups.find_hierarchy()
+    if hierarchy is None:
+        if files:
+            raise ContainerError("resource limits need cgroup v2, and this host mounts "
+                                 "only cgroup v1")
+        return None
+    try:
+        return cgroups.Cgroup.create(hierarchy, container_id, files)
+    except cgroups.CgroupError as e:
+        raise ContainerError(f"cgroup: {e.strerror}") from None
 
 
 def _init(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, channel,
@@ -225,16 +274,31 @@ class _ExecFailed(Exception):
 
 
 def _exec(args: list[str], env: list[str]) -> None:
+    """execve the command, searching the container's PATH as a shell would.
+
+    Written out rather than os.execvpe, which imports a module on its way: after
+    the pivot no module can be imported.  126 means found but not executable,
+    127 not found.
+    """
     environ = dict(entry.split("=", 1) for entry in env)
-    try:
-        os.execvpe(args[0], args, environ)
-    except FileNotFoundError:
-        raise _ExecFailed(EXIT_NOT_FOUND,
-                          f"{args[0]}: command not found in the container") from None
-    except OSError as e:
-        if e.errno in (errno.EACCES, errno.ENOEXEC, errno.EISDIR, errno.EPERM):
-            raise _ExecFailed(EXIT_NOT_EXECUTABLE, f"{args[0]}: {e.strerror}") from None
-        raise
+    name = args[0]
+    if "/" in name:
+        candidates = [name]
+    else:
+        candidates = [os.path.join(d or ".", name) for d in environ.get("PATH", "").split(":")]
+    denied = None
+    for path in candidates:
+        try:
+            os.execve(path, args, environ)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as e:
+            if e.errno not in (errno.EACCES, errno.ENOEXEC, errno.EISDIR, errno.EPERM):
+                raise
+            denied = e
+    if denied is not None:
+        raise _ExecFailed(EXIT_NOT_EXECUTABLE, f"{name}: {denied.strerror}")
+    raise _ExecFailed(EXIT_NOT_FOUND, f"{name}: command not found in the container")
 
 
 def _enter_cwd(cwd: str) -> None:

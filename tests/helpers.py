@@ -64,9 +64,22 @@ def container_processes() -> set[int]:
     return found
 
 
+def container_cgroups() -> list[str]:
+    from minicontainer import cgroups
+
+    hierarchy = cgroups.find_hierarchy()
+    if hierarchy is None:
+        return []
+    base = os.path.join(hierarchy.mountpoint, cgroups.BASE)
+    if not os.path.isdir(base):
+        return []
+    return sorted(e.name for e in os.scandir(base) if e.is_dir())
+
+
 def leftovers() -> dict[str, object]:
     return {
         "mounts": host_mounts(),
+        "cgroups": container_cgroups(),
         "scratch dirs": sorted(os.listdir(CONTAINERS_DIR)) if os.path.isdir(CONTAINERS_DIR) else [],
         "processes": container_processes(),
     }
