@@ -1,12 +1,13 @@
 """minicontainer: a small, honest container runtime.
 
 The primitives are importable one by one (``from minicontainer.namespaces import
-unshare``); :class:`Container` and :class:`Config` put them together.
+unshare``); :class:`Container` and :class:`Config` put them together, and
+:func:`list_containers` lists what exists.
 """
 
 from __future__ import annotations
 
-__all__ = ["Config", "Container"]
+__all__ = ["Config", "Container", "list_containers"]
 
 
 def __getattr__(name: str):
@@ -19,4 +20,8 @@ def __getattr__(name: str):
         from minicontainer.runtime import Container
 
         return Container
+    if name == "list_containers":
+        from minicontainer.lifecycle import list_containers
+
+        return list_containers
     raise AttributeError(name)

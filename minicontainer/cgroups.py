@@ -57,17 +57,21 @@ def find_hierarchy(mountinfo: str = "/proc/self/mountinfo") -> Hierarchy | None:
     Hybrid means v1 hierarchies are mounted beside it (systemd's layout with
     ``/sys/fs/cgroup/unified``).
     """
-    cgroup2 = None
+    cgroup2 = []
     has_v1 = False
     with open(mountinfo) as f:
         for line in f:
             fields = line.split()
             fstype = fields[fields.index("-") + 1]
-            if fstype == "cgroup2" and cgroup2 is None:
-                cgroup2 = fields[4]
+            if fstype == "cgroup2":
+                cgroup2.append(fields[4])
             elif fstype == "cgroup":
                 has_v1 = True
-    return Hierarchy(cgroup2, has_v1) if cgroup2 else None
+    # A mount can be hidden under a later one (a bind over /sys/fs/cgroup, say):
+    # take one that can be seen, the standard place first.
+    visible = [m for m in cgroup2 if os.path.exists(os.path.join(m, "cgroup.controllers"))]
+    visible.sort(key=lambda m: m != "/sys/fs/cgroup")
+    return Hierarchy(visible[0], has_v1) if visible else None
 
 
 def limit_files(resources: Resources) -> dict[str, str]:

@@ -39,14 +39,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"minicontainer: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``command``, only that subcommand is built.
+
+    argparse spends milliseconds on each subparser, and ``run`` is on everyone's
+    start-up path.
+    """
     parser = _Parser(
         prog="minicontainer",
         description="A small, honest container runtime for learning how isolation works.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--root", default="/run/minicontainer", metavar="DIR",
+                        help="where container state is kept (default /run/minicontainer)")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    builders = [COMMANDS[command]] if command in COMMANDS else dict.fromkeys(COMMANDS.values())
+    for add in builders:
+        add(commands)
+    return parser
 
+
+def _add_run(commands) -> None:
     run = commands.add_parser(
         "run",
         help="run a command in a new container",
@@ -54,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
         "gets new user, pid, mount, uts, ipc, net and cgroup namespaces, the busybox "
         "rootfs under a private overlay, and only a loopback interface.",
     )
+    run.add_argument("-d", "--detach", action="store_true",
+                     help="run in the background, print the id; output goes to `logs`")
+    run.add_argument("--name", help="the container's id (default: 12 random hex digits)")
+    run.add_argument("--rm", action="store_true",
+                     help="with -d: remove the container's record when it stops")
     run.add_argument("-i", "--interactive", action="store_true",
                      help="keep stdin attached (it always is; accepted for Docker habits)")
     run.add_argument("-t", "--tty", action="store_true",
@@ -105,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG...]")
     run.set_defaults(handler=_run)
 
+
+def _add_rootfs(commands) -> None:
     rootfs = commands.add_parser("rootfs", help="build or import root filesystems")
     rootfs_commands = rootfs.add_subparsers(dest="rootfs_command", required=True,
                                             parser_class=_Parser)
@@ -116,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("tarball")
     imp.add_argument("name")
     imp.set_defaults(handler=_rootfs_import)
+
+
+def _add_seccomp(commands) -> None:
     seccomp = commands.add_parser("seccomp", help="look at seccomp profiles")
     seccomp_commands = seccomp.add_subparsers(dest="seccomp_command", required=True,
                                               parser_class=_Parser)
@@ -134,7 +157,106 @@ def build_parser() -> argparse.ArgumentParser:
     check = seccomp_commands.add_parser("check", help="validate a profile")
     check.add_argument("file")
     check.set_defaults(handler=_seccomp_check)
-    return parser
+
+
+def _add_ps(commands) -> None:
+    ps = commands.add_parser("ps", aliases=["list"], help="list containers")
+    ps.add_argument("-a", "--all", action="store_true", help="include stopped containers")
+    ps.add_argument("--format", choices=("table", "json"), default="table")
+    ps.set_defaults(handler=_ps)
+
+
+def _add_logs(commands) -> None:
+    logs = commands.add_parser("logs", help="print a detached container's output")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing until it stops")
+    logs.add_argument("id")
+    logs.set_defaults(handler=_logs)
+
+
+def _add_exec(commands) -> None:
+    exec_ = commands.add_parser(
+        "exec", help="run a command in a running container",
+        description="Run COMMAND in a running container: the same namespaces, cgroup, "
+        "capabilities, no_new_privs and seccomp filter as its own processes.")
+    exec_.add_argument("-i", "--interactive", action="store_true",
+                       help="keep stdin attached (it always is)")
+    exec_.add_argument("-t", "--tty", action="store_true", help="a new pty of the container")
+    exec_.add_argument("-u", "--user", metavar="UID[:GID]")
+    exec_.add_argument("-e", "--env", action="append", default=[], metavar="NAME=VALUE")
+    exec_.add_argument("-w", "--workdir", metavar="DIR")
+    exec_.add_argument("id")
+    exec_.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
+    exec_.set_defaults(handler=_exec)
+
+
+def _add_kill(commands) -> None:
+    kill = commands.add_parser("kill", help="send a signal to a container's first process")
+    kill.add_argument("id")
+    kill.add_argument("signal", nargs="?", default="TERM", help="name or number (default TERM)")
+    kill.set_defaults(handler=_kill)
+
+
+def _add_stop(commands) -> None:
+    stop = commands.add_parser("stop", help="SIGTERM, then SIGKILL after a timeout")
+    stop.add_argument("-t", "--time", type=float, default=10, metavar="SECONDS")
+    stop.add_argument("id")
+    stop.set_defaults(handler=_stop)
+
+
+def _add_rm(commands) -> None:
+    rm = commands.add_parser("rm", help="remove containers and everything they own")
+    rm.add_argument("-f", "--force", action="store_true", help="kill running ones first")
+    rm.add_argument("--all", action="store_true", help="every container")
+    rm.add_argument("ids", nargs="*", metavar="ID")
+    rm.set_defaults(handler=_rm)
+
+
+def _add_cleanup(commands) -> None:
+    cleanup = commands.add_parser("cleanup", help="remove every stopped or crashed container")
+    cleanup.set_defaults(handler=_cleanup)
+
+
+def _add_by_id(commands, name: str, text: str) -> None:
+    sub = commands.add_parser(name, help=text)
+    sub.add_argument("id")
+    sub.set_defaults(handler=_by_id)
+
+
+def _add_stats(commands) -> None:
+    stats = commands.add_parser("stats", help="resource usage from the container's cgroup")
+    stats.add_argument("--json", action="store_true")
+    stats.add_argument("id")
+    stats.set_defaults(handler=_stats)
+
+
+COMMANDS = {
+    "run": _add_run,
+    "ps": _add_ps,
+    "list": _add_ps,
+    "exec": _add_exec,
+    "logs": _add_logs,
+    "kill": _add_kill,
+    "stop": _add_stop,
+    "rm": _add_rm,
+    "cleanup": _add_cleanup,
+    "pause": lambda c: _add_by_id(c, "pause", "freeze every process (cgroup.freeze)"),
+    "unpause": lambda c: _add_by_id(c, "unpause", "thaw a paused container"),
+    "inspect": lambda c: _add_by_id(c, "inspect", "print a container's record as JSON"),
+    "stats": _add_stats,
+    "rootfs": _add_rootfs,
+    "seccomp": _add_seccomp,
+}
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv``, skipping the global options before it."""
+    args = iter(argv)
+    for arg in args:
+        if arg == "--root":
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def config_from_args(args: argparse.Namespace):
@@ -220,10 +342,22 @@ def _hardening_from_args(args: argparse.Namespace, uid: int) -> dict:
     return fields
 
 
+def _store(args: argparse.Namespace):
+    from minicontainer.state import StateStore
+
+    return StateStore(args.root)
+
+
 def _run(args: argparse.Namespace) -> int:
+    from minicontainer.config import ConfigError
     from minicontainer.runtime import Container
 
-    container = Container(config_from_args(args))
+    if args.rm and not args.detach:
+        raise ConfigError("rm", "--rm", "goes with -d: a foreground container is always removed")
+    container = Container(config_from_args(args), args.name, root=args.root)
+    if args.detach:
+        print(container.start(auto_remove=args.rm))
+        return 0
     code = container.run()
     if args.stats and container.final_stats is not None:
         print(format_stats(container.final_stats), file=sys.stderr)
@@ -247,6 +381,113 @@ def _rootfs_import(args: argparse.Namespace) -> int:
     from minicontainer import rootfs
 
     print(rootfs.import_tarball(args.tarball, args.name))
+    return 0
+
+
+def _ps(args: argparse.Namespace) -> int:
+    from minicontainer import lifecycle
+
+    containers = lifecycle.list_containers(_store(args), include_stopped=args.all)
+    if args.format == "json":
+        import json
+
+        print(json.dumps(containers, indent=2))
+        return 0
+    print(f"{'ID':16} {'STATUS':12} {'PID':>7}  {'CREATED':20} COMMAND")
+    for c in containers:
+        status = c["status"]
+        if status == "stopped" and c.get("exitCode") is not None:
+            status = f"exited({c['exitCode']})"
+        pid = c["pid"] if c["status"] in ("running", "paused") else "-"
+        command = " ".join(c["config"]["process"]["args"])
+        print(f"{c['id']:16} {status:12} {pid!s:>7}  {c['created']:20} {command[:60]}")
+    return 0
+
+
+def _logs(args: argparse.Namespace) -> int:
+    from minicontainer import lifecycle
+
+    sys.stdout.flush()
+    lifecycle.follow_log(_store(args), args.id, sys.stdout.fileno(), args.follow)
+    return 0
+
+
+def _exec(args: argparse.Namespace) -> int:
+    from minicontainer import lifecycle
+    from minicontainer.config import ConfigError, parse_user
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise ConfigError("command", "", "is missing: minicontainer exec ID COMMAND")
+    uid, gid = parse_user(args.user) if args.user else (None, None)
+    return lifecycle.exec_in(_store(args), args.id, command, tty=args.tty, uid=uid, gid=gid,
+                             env=args.env, cwd=args.workdir)
+
+
+def _kill(args: argparse.Namespace) -> int:
+    from minicontainer import lifecycle
+
+    lifecycle.kill(_store(args), args.id, lifecycle.parse_signal(args.signal))
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from minicontainer import lifecycle
+
+    lifecycle.stop(_store(args), args.id, args.time)
+    print(args.id)
+    return 0
+
+
+def _rm(args: argparse.Namespace) -> int:
+    from minicontainer import lifecycle
+    from minicontainer.config import ConfigError
+
+    store = _store(args)
+    if args.all:
+        for removed in lifecycle.cleanup(store, everything=args.force):
+            print(removed)
+        return 0
+    if not args.ids:
+        raise ConfigError("id", "", "is missing: minicontainer rm [-f] ID... (or --all)")
+    for container_id in args.ids:
+        lifecycle.remove(store, container_id, args.force)
+        print(container_id)
+    return 0
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    from minicontainer import lifecycle
+
+    for removed in lifecycle.cleanup(_store(args)):
+        print(removed)
+    return 0
+
+
+def _by_id(args: argparse.Namespace) -> int:
+    from minicontainer import lifecycle
+
+    store = _store(args)
+    if args.command == "inspect":
+        import json
+
+        print(json.dumps(lifecycle.inspect(store, args.id), indent=2))
+    else:
+        getattr(lifecycle, args.command)(store, args.id)
+        print(args.id)
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from minicontainer import lifecycle
+
+    stats = lifecycle.stats(_store(args), args.id)
+    if args.json:
+        import json
+
+        print(json.dumps(stats, indent=2))
+    else:
+        print(format_stats(stats))
     return 0
 
 
@@ -292,7 +533,8 @@ def _seccomp_check(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(_command_in(argv)).parse_args(argv)
     if args.debug:
         os.environ["MINICONTAINER_DEBUG"] = "1"
     try:

@@ -387,16 +387,10 @@ class Config:
             return container_gid
         return idmap.to_host(self.gid_mappings, container_gid)
 
-    def validate(self) -> None:
-        """Raise :class:`ConfigError` for the first field that cannot work."""
+    def validate_process(self) -> None:
+        """Check the fields of the process alone (what ``exec`` may change)."""
         if not self.args or not self.args[0]:
             raise ConfigError("args", self.args, "is empty: give a command to run")
-        if not Namespace.MNT & self.namespaces:
-            raise ConfigError(
-                "namespaces", "mnt", "cannot be shared: the rootfs is set up in a new one"
-            )
-        if self.hostname is not None:
-            _check_hostname(self.hostname)
         for entry in self.env:
             name, sep, _ = entry.partition("=")
             if not sep or not _ENV_NAME.fullmatch(name) or "\0" in entry:
@@ -404,6 +398,16 @@ class Config:
         if not self.cwd.startswith("/"):
             raise ConfigError("cwd", self.cwd, "is not an absolute path")
         self._check_ids()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for the first field that cannot work."""
+        self.validate_process()
+        if not Namespace.MNT & self.namespaces:
+            raise ConfigError(
+                "namespaces", "mnt", "cannot be shared: the rootfs is set up in a new one"
+            )
+        if self.hostname is not None:
+            _check_hostname(self.hostname)
         if self.rootfs is not None:
             if not os.path.exists(self.rootfs):
                 raise ConfigError("rootfs", self.rootfs, "does not exist")
@@ -553,6 +557,12 @@ def _check_hostname(name: str) -> None:
         raise ConfigError(
             "hostname", name, "is not a valid hostname (letters, digits, '-' and '.')"
         )
+
+
+def hostname_for(name: str) -> str:
+    """A valid hostname from a container name: ``web_1`` -> ``web-1``."""
+    cleaned = re.sub(r"[^A-Za-z0-9-]+", "-", name)[:63].strip("-")
+    return cleaned or "container"
 
 
 def parse_namespaces(names: str) -> Namespace:

@@ -21,10 +21,19 @@ import signal
 import sys
 
 from minicontainer import capabilities, idmap, mounts, namespaces, native, network, rootfs
-from minicontainer.config import Config, ConfigError
+from minicontainer.config import Config, ConfigError, hostname_for
 from minicontainer.errors import EXIT_RUNTIME_ERROR, ContainerError, describe
 from minicontainer.namespaces import Namespace
-from minicontainer.state import SECCOMP_CACHE_DIR, Scratch, new_id
+from minicontainer.state import (
+    OCI_VERSION,
+    SECCOMP_CACHE_DIR,
+    STATE_ROOT,
+    Scratch,
+    StateStore,
+    new_id,
+    process_start_time,
+    valid_id,
+)
 
 EXIT_NOT_EXECUTABLE = 126
 EXIT_NOT_FOUND = 127
@@ -48,23 +57,31 @@ class Container:
         from minicontainer import Config, Container
 
         exit_code = Container(Config(args=["hostname"], hostname="x")).run()
+
+        with Container(Config(args=["sleep", "60"])) as c:   # started detached
+            c.exec(["ps"])
+        # removed here
     """
 
-    def __init__(self, config: Config, container_id: str | None = None) -> None:
+    def __init__(self, config: Config, container_id: str | None = None,
+                 root: str = STATE_ROOT) -> None:
         self.config = config
-        self.id = container_id or new_id()
+        self.id = new_id() if container_id is None else container_id
+        self.store = StateStore(root)
         self.pid: int | None = None
         self.cgroup = None
         self.final_stats: dict | None = None
 
     def stats(self) -> dict:
-        """Resource usage of the running container (see :meth:`Cgroup.stats
-        <minicontainer.cgroups.Cgroup.stats>`); after it ended, the last reading."""
-        if self.cgroup is None:
-            if self.final_stats is None:
-                raise ContainerError(f"container {self.id} has no cgroup")
+        """Resource usage (see :meth:`Cgroup.stats <minicontainer.cgroups.Cgroup.stats>`);
+        after the container ended, the last reading."""
+        if self.cgroup is not None:
+            return self.cgroup.stats()
+        if self.final_stats is not None:
             return self.final_stats
-        return self.cgroup.stats()
+        from minicontainer import lifecycle
+
+        return lifecycle.stats(self.store, self.id)
 
     def run(self, stdin: int | None = None, stdout: int | None = None,
             stderr: int | None = None) -> int:
@@ -73,27 +90,135 @@ class Container:
         The code is the command's own, 128+N if signal N killed it, 126 if it is
         not executable, 127 if it does not exist.  ``stdin``, ``stdout`` and
         ``stderr`` are file descriptors to give the command instead of ours.
+        While it runs, ``minicontainer ps`` lists it and ``exec`` can enter it.
         Raises :class:`~minicontainer.config.ConfigError` or
         :class:`~minicontainer.errors.ContainerError` if the container
         cannot start; nothing is left behind either way.
         """
+        seccomp_program = self._prepare()
+        self._register(detached=False, auto_remove=True)
+        try:
+            return self._launch(seccomp_program, (stdin, stdout, stderr), self._record_running)
+        finally:
+            self.store.remove(self.id)
+
+    def start(self, auto_remove: bool = False) -> str:
+        """Start the container detached and return its id once it runs.
+
+        A monitor process (a new session, child subreaper) waits for it, writes
+        its output to the log, records its exit, then frees its resources; the
+        state stays for ``ps -a``, ``logs`` and ``inspect`` until removed, unless
+        ``auto_remove``.
+        """
+        seccomp_program = self._prepare()
+        self._register(detached=True, auto_remove=auto_remove)
+        ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
+        first = os.fork()
+        if first == 0:
+            # Fork again so that the monitor is nobody's child here: no zombie for a
+            # long-lived caller, and the CLI can exit at once.
+            if os.fork() == 0:
+                self._monitor(seccomp_program, ready_w, auto_remove)
+            os._exit(0)
+        os.close(ready_w)
+        os.waitpid(first, 0)
+        report = read_all(ready_r)
+        os.close(ready_r)
+        if report != b"ok":
+            code, _, message = report.decode(errors="replace").partition(" ")
+            raise ContainerError(message or "the monitor died before the container ran",
+                                 int(code) if code.isdigit() else EXIT_RUNTIME_ERROR)
+        return self.id
+
+    def exec(self, args: list[str], **options) -> int:
+        """Run ``args`` in the running container (:func:`minicontainer.lifecycle.exec_in`)."""
+        from minicontainer import lifecycle
+
+        return lifecycle.exec_in(self.store, self.id, args, **options)
+
+    def kill(self, signum: int = signal.SIGTERM) -> None:
+        """Send ``signum`` to the container's first process."""
+        from minicontainer import lifecycle
+
+        lifecycle.kill(self.store, self.id, signum)
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait until the container stops; its exit code (None if unknown)."""
+        from minicontainer import lifecycle
+
+        return lifecycle.wait(self.store, self.id, timeout)
+
+    def remove(self, force: bool = False) -> None:
+        """Delete the stopped container (``force``: kill it first) and all it owned."""
+        from minicontainer import lifecycle
+
+        lifecycle.remove(self.store, self.id, force)
+
+    def __enter__(self) -> Container:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove(force=True)
+
+    def _prepare(self) -> bytes | None:
+        """Check and complete the config; the compiled seccomp program."""
         cfg = self.config
         if os.geteuid() != 0:
             raise ContainerError("minicontainer must run as root (try sudo)")
+        if not valid_id(self.id):
+            raise ConfigError("name", self.id,
+                              "is not a container name (letters, digits, '_', '.', '-'; "
+                              "at most 64; not starting with '_', '.' or '-')")
         if cfg.rootfs is None:
             cfg.rootfs = rootfs.default_rootfs()
         _check_startable(cfg)
         if cfg.hostname is None and cfg.namespaces & Namespace.UTS:
-            cfg.hostname = self.id
+            cfg.hostname = hostname_for(self.id)
         cfg.validate()
+        return seccomp_program(cfg)
 
-        seccomp_program = _seccomp_program(cfg)
+    def _register(self, detached: bool, auto_remove: bool) -> None:
+        import time
 
+        state = {
+            "ociVersion": OCI_VERSION,
+            "id": self.id,
+            "status": "creating",
+            "pid": None,
+            "bundle": Scratch(self.id).dir,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "annotations": {},
+            "pidStartTime": None,
+            "monitorPid": os.getpid(),
+            "monitorStartTime": process_start_time(os.getpid()),
+            "detached": detached,
+            "autoRemove": auto_remove,
+            "cgroup": None,
+            "exitCode": None,
+            "finished": None,
+            "config": self.config.to_oci(),
+        }
+        try:
+            self.store.create(self.id, state)
+        except FileExistsError:
+            raise ConfigError("name", self.id, "is in use by another container") from None
+
+    def _record_running(self, pid: int) -> None:
+        self.store.update(self.id, status="running", pid=pid,
+                          pidStartTime=process_start_time(pid))
+
+    def _launch(self, seccomp_program: bytes | None, stdio: tuple[int | None, ...],
+                on_running) -> int:
+        """Create the cgroup and scratch space, run the container, free them again."""
+        cfg = self.config
         self.cgroup = _create_cgroup(self.id, cfg)
         scratch = Scratch(self.id)
         try:
+            if self.cgroup is not None:
+                self.store.update(self.id, cgroup=self.cgroup.path)
             scratch.create(cfg.overlay, cfg.host_uid(0), cfg.host_gid(0))
-            return self._start_and_wait(scratch, seccomp_program, (stdin, stdout, stderr))
+            return self._start_and_wait(scratch, seccomp_program, stdio, on_running)
         finally:
             scratch.remove()
             if self.cgroup is not None:
@@ -101,8 +226,44 @@ class Container:
                 self.cgroup.destroy()
                 self.cgroup = None
 
+    def _monitor(self, seccomp_program: bytes | None, ready_w: int, auto_remove: bool) -> None:
+        """The monitor of a detached container; never returns."""
+        import time
+
+        code = EXIT_RUNTIME_ERROR
+        try:
+            os.setsid()
+            log = os.open(self.store.log_path(self.id),
+                          os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+            os.dup2(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), 0)
+            os.dup2(log, 1)
+            os.dup2(log, 2)
+            if ready_w > 3:
+                native.close_range(3, ready_w - 1)
+            native.close_range(ready_w + 1)
+            native.set_child_subreaper()
+            self.store.update(self.id, monitorPid=os.getpid(),
+                              monitorStartTime=process_start_time(os.getpid()))
+
+            def running(pid: int) -> None:
+                self._record_running(pid)
+                os.write(ready_w, b"ok")
+                os.close(ready_w)
+
+            code = self._launch(seccomp_program, (None, None, None), running)
+            self.store.update(self.id, status="stopped", exitCode=code,
+                              finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                              finalStats=self.final_stats)
+            if auto_remove:
+                self.store.remove(self.id)
+        except BaseException as e:
+            _report(ready_w, getattr(e, "exit_code", EXIT_RUNTIME_ERROR), describe(e))
+            self.store.remove(self.id)
+        finally:
+            os._exit(code)
+
     def _start_and_wait(self, scratch: Scratch, seccomp_program,
-                        stdio: tuple[int | None, ...]) -> int:
+                        stdio: tuple[int | None, ...], on_running) -> int:
         cfg = self.config
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -113,8 +274,9 @@ class Container:
             from minicontainer import terminal
 
             parent_channel, channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        forwarder = _SignalForwarder()
+        forwarder = SignalForwarder()
         cgroup_fd = self.cgroup.open_fd() if self.cgroup is not None else None
+        pid = -1
         try:
             pid = namespaces.clone(cfg.namespaces, cgroup_fd)
         finally:
@@ -136,7 +298,9 @@ class Container:
                 master = None
                 if terminal is not None:
                     master = terminal.receive_master(parent_channel)
-                failure = _read_all(err_r)
+                failure = read_all(err_r)
+                if not failure:
+                    on_running(pid)
             except BaseException:
                 _kill_and_reap(pid)
                 raise
@@ -226,6 +390,15 @@ def _init(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, channel,
 
     if cfg.namespaces & Namespace.UTS:
         namespaces.set_hostname(cfg.hostname)
+    become_the_command(cfg, seccomp_program)
+
+
+def become_the_command(cfg: Config, seccomp_program: bytes | None) -> None:
+    """The end of the recipe, shared with ``exec``: the process's own layers, then execve.
+
+    Runs inside the container, as its root; ``cfg`` says the user, command,
+    environment and working directory (``exec`` passes its own).
+    """
     if seccomp_program is not None and not cfg.no_new_privileges:
         native.seccomp_load(seccomp_program)  # without no_new_privs it needs CAP_SYS_ADMIN: now
     capabilities.before_user_switch(cfg.capabilities)
@@ -244,6 +417,19 @@ def _init(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, channel,
 def _child(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, err_w: int, channel,
            terminal, stdio: tuple[int | None, ...]) -> None:
     """Run :func:`_init` and never return: report any failure on ``err_w`` and exit."""
+    for target, fd in enumerate(stdio):
+        if fd is not None:
+            os.dup2(fd, target)
+    run_reporting(err_w, "container init",
+                  lambda: _init(cfg, scratch, seccomp_program, sync_r, channel, terminal))
+
+
+def run_reporting(err_w: int, what: str, body) -> None:
+    """In a forked child: run ``body`` (which ends in execve) and never return.
+
+    A failure is written to ``err_w`` as ``CODE message`` for the parent, which
+    reads the pipe until it closes: empty means the execve succeeded.
+    """
     code = EXIT_RUNTIME_ERROR
     debug = os.environ.get(DEBUG_VARIABLE)
     if debug:
@@ -251,15 +437,12 @@ def _child(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, err_w: i
     try:
         for signum in FORWARDED_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
-        for target, fd in enumerate(stdio):
-            if fd is not None:
-                os.dup2(fd, target)
-        _init(cfg, scratch, seccomp_program, sync_r, channel, terminal)
+        body()
     except _ExecFailed as e:
         code = e.code
         _report(err_w, code, str(e))
     except BaseException as e:
-        message = f"container init: {describe(e)}"
+        message = f"{what}: {describe(e)}"
         if debug:
             message += "\n" + traceback.format_exc()
         _report(err_w, code, message)
@@ -324,7 +507,7 @@ def _report(err_w: int, code: int, message: str) -> None:
         pass
 
 
-def _read_all(fd: int) -> bytes:
+def read_all(fd: int) -> bytes:
     chunks = []
     while chunk := os.read(fd, 4096):
         chunks.append(chunk)
@@ -339,7 +522,7 @@ def _kill_and_reap(pid: int) -> None:
     os.waitpid(pid, 0)
 
 
-def _seccomp_program(cfg: Config) -> bytes | None:
+def seccomp_program(cfg: Config) -> bytes | None:
     """The container's seccomp filter as BPF, compiled here so that the init only loads it."""
     if not cfg.seccomp:
         return None
@@ -392,7 +575,7 @@ def _unreachable_dir(path: str, uid: int, gid: int) -> str | None:
     return None
 
 
-class _SignalForwarder:
+class SignalForwarder:
     """Pass the signals that would stop the runtime on to the container instead."""
 
     def __init__(self) -> None:

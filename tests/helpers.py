@@ -58,6 +58,8 @@ def container_processes() -> set[int]:
                 cmdline = f.read()
         except (FileNotFoundError, ProcessLookupError):
             continue
+        if status["State"].split()[0] in ("Z", "X"):
+            continue  # dead, waiting for its new parent to reap it
         uid = int(status["Uid"].split()[0])
         if uid >= 1_000_000_000 or b"minicontainer" in cmdline and b"pytest" not in cmdline:
             found.add(int(entry))
@@ -76,8 +78,15 @@ def container_cgroups() -> list[str]:
     return sorted(e.name for e in os.scandir(base) if e.is_dir())
 
 
+def state_dirs() -> list[str]:
+    from minicontainer.state import StateStore
+
+    return StateStore().ids()
+
+
 def leftovers() -> dict[str, object]:
     return {
+        "state dirs": state_dirs(),
         "mounts": host_mounts(),
         "cgroups": container_cgroups(),
         "scratch dirs": sorted(os.listdir(CONTAINERS_DIR)) if os.path.isdir(CONTAINERS_DIR) else [],

@@ -154,3 +154,11 @@ def test_user_namespaces_switched_off_are_detected(tmp_path):
     assert not user_namespaces_enabled(str(limit))
     limit.write_text("15000\n")
     assert user_namespaces_enabled(str(limit))
+
+
+@pytest.mark.parametrize(("name", "hostname"), [("web1", "web1"), ("t_a.b", "t-a-b"),
+                                                ("_x_", "x"), ("a" * 64, "a" * 63)])
+def test_hostname_for_a_container_name(name, hostname):
+    from minicontainer.config import hostname_for
+
+    assert hostname_for(name) == hostname

@@ -1,0 +1,95 @@
+"""Enter a running container: the process side of ``exec``.
+
+::
+
+    minicontainer (host)          helper (forked)                 command (forked again)
+      fork  ----------------->     non-dumpable
+                                   join the container's cgroup
+                                   setns: user first ... mount last
+                                   fork (a pid namespace applies
+                                         to children only) ---->  new session, pty if -t
+                                                                  capabilities, user, no_new_privs,
+                                                                  fds, cwd, seccomp, execve
+      relay the pty, wait  <---    wait, exit with its status
+"""
+
+from __future__ import annotations
+
+import os
+
+from minicontainer import idmap, native
+from minicontainer.config import Config
+from minicontainer.errors import ContainerError
+from minicontainer.namespaces import Namespace
+from minicontainer.runtime import (
+    SignalForwarder,
+    become_the_command,
+    read_all,
+    run_reporting,
+)
+
+
+def run(joined: list[tuple[Namespace, int]], cgroup: str | None, cfg: Config,
+        seccomp_program: bytes | None) -> int:
+    """Run ``cfg.args`` in the namespaces open in ``joined`` (in that order) and return
+    its exit code; raises ContainerError if it could not be started."""
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    channel = parent_channel = terminal = None
+    if cfg.terminal:
+        import socket
+
+        from minicontainer import terminal
+
+        parent_channel, channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    forwarder = SignalForwarder()
+    helper = os.fork()
+    if helper == 0:
+        run_reporting(err_w, "exec", lambda: _helper(joined, cgroup, cfg, seccomp_program,
+                                                     err_w, channel, terminal))
+    forwarder.target = helper
+    os.close(err_w)
+    if channel is not None:
+        channel.close()
+    try:
+        master = terminal.receive_master(parent_channel) if terminal is not None else None
+        failure = read_all(err_r)
+        if failure:
+            os.waitpid(helper, 0)
+            code, _, message = failure.decode(errors="replace").partition(" ")
+            raise ContainerError(message, int(code))
+        if master is not None:
+            terminal.relay(master)
+        _, status = os.waitpid(helper, 0)
+        return os.waitstatus_to_exitcode(status)
+    finally:
+        forwarder.restore()
+        os.close(err_r)
+        if parent_channel is not None:
+            parent_channel.close()
+
+
+def _helper(joined: list[tuple[Namespace, int]], cgroup: str | None, cfg: Config,
+            seccomp_program: bytes | None, err_w: int, channel, terminal) -> None:
+    """Join the container, fork the command, wait for it; never returns."""
+    native.set_dumpable(False)
+    if cgroup is not None:
+        with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+    for ns, fd in joined:
+        native.setns(fd, int(ns), f"/proc/PID/ns/{ns.proc_name}")
+    if any(ns == Namespace.USER for ns, _ in joined):
+        idmap.become_root()
+    command = os.fork()
+    if command == 0:
+        os.setsid()
+        if terminal is not None:
+            terminal.open_in_container(channel)
+            channel.close()
+        become_the_command(cfg, seccomp_program)
+    # Only the command's execve, or its failure report, may end the caller's read.
+    os.close(err_w)
+    forwarder = SignalForwarder()
+    forwarder.target = command
+    _, status = os.waitpid(command, 0)
+    code = os.waitstatus_to_exitcode(status)
+    os._exit(code if code >= 0 else 128 - code)
