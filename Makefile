@@ -12,17 +12,15 @@ setup:
 	scripts/bootstrap
 
 demo: setup
-	$(MC) rootfs build busybox
 	$(MC) run --hostname demo -- sh -c '$(DEMO_SCRIPT)'
 
 test: setup
-	$(MC) rootfs build busybox >/dev/null
 	$(PY) -m pytest -q tests
 	scripts/test-vm
 	$(MAKE) docs SPHINXOPTS="-W -n --keep-going"
+	vagrant validate --ignore-provider
 
 test-vm: setup
-	$(MC) rootfs build busybox >/dev/null
 	scripts/test-vm
 
 test-unit: setup

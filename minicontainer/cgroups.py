@@ -147,6 +147,7 @@ class Cgroup:
         return cgroup
 
     def write(self, filename: str, value: str) -> None:
+        """Write ``value`` to one of the cgroup's files; CgroupError names the file."""
         path = os.path.join(self.path, filename)
         try:
             with open(path, "w") as f:
@@ -155,6 +156,7 @@ class Cgroup:
             raise CgroupError(e.errno, f"writing {value!r} to {path}: {e.strerror}") from None
 
     def read(self, filename: str) -> str:
+        """The text of one of the cgroup's files."""
         return _read(os.path.join(self.path, filename))
 
     def open_fd(self) -> int:
@@ -162,6 +164,7 @@ class Cgroup:
         return os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
     def pids(self) -> list[int]:
+        """The pids in the cgroup itself (``cgroup.procs``)."""
         return [int(p) for p in self.read("cgroup.procs").split()]
 
     def events(self, filename: str) -> dict[str, int]:
@@ -179,6 +182,7 @@ class Cgroup:
     def stats(self) -> dict[str, int | str | None]:
         """Usage and limits: memory, pids, cpu time and throttling (what exists here)."""
         def number(filename: str) -> int | str | None:
+            """A file's value as a number, its text (``max``), or None if absent."""
             try:
                 value = self.read(filename).strip()
             except FileNotFoundError:

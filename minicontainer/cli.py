@@ -36,6 +36,7 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:
+        """Print one line and exit 125, like every other runtime error."""
         self.exit(EXIT_USAGE, f"minicontainer: error: {message}\n")
 
 
@@ -229,6 +230,13 @@ def _add_stats(commands) -> None:
     stats.set_defaults(handler=_stats)
 
 
+def _add_doctor(commands) -> None:
+    doctor = commands.add_parser("doctor", help="check what this machine can run",
+                                 description="Check the kernel, namespaces, cgroups, overlayfs, "
+                                 "libseccomp, the rootfs and nftables; say how to fix what fails.")
+    doctor.set_defaults(handler=_doctor)
+
+
 COMMANDS = {
     "run": _add_run,
     "ps": _add_ps,
@@ -245,6 +253,7 @@ COMMANDS = {
     "stats": _add_stats,
     "rootfs": _add_rootfs,
     "seccomp": _add_seccomp,
+    "doctor": _add_doctor,
 }
 
 
@@ -491,6 +500,18 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from minicontainer import doctor
+
+    findings = doctor.run_checks()
+    for finding in findings:
+        print(finding)
+    failed = [f for f in findings if f.level == "fail"]
+    print(f"\n{len(failed)} problem(s) stop containers here" if failed
+          else "\nminicontainer can run here")
+    return 1 if failed else 0
+
+
 def _seccomp_show(args: argparse.Namespace) -> int:
     from minicontainer import capabilities, seccomp
     from minicontainer.config import DEFAULT_CAPABILITIES
@@ -533,6 +554,7 @@ def _seccomp_check(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(_command_in(argv)).parse_args(argv)
     if args.debug:

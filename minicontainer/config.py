@@ -64,6 +64,7 @@ class Mount:
         return f"Mount({self.source!r}, {self.destination!r}, readonly={self.readonly})"
 
     def to_oci(self) -> dict[str, object]:
+        """This bind mount as an OCI ``mounts`` entry."""
         options = ["rbind", "ro" if self.readonly else "rw"]
         return {
             "destination": self.destination,
@@ -223,6 +224,7 @@ class Resources:
         return resources
 
     def to_oci(self) -> dict:
+        """These limits as an OCI ``linux.resources`` object."""
         doc: dict = {}
         if self.memory is not None:
             swap = -1 if self.swap == "max" else self.memory + (self.swap or 0)
@@ -252,6 +254,7 @@ class Resources:
 
     @classmethod
     def from_oci(cls, doc: dict) -> Resources:
+        """Limits from an OCI ``linux.resources`` object."""
         memory = doc.get("memory", {})
         cpu = doc.get("cpu", {})
         io = doc.get("blockIO", {})
@@ -263,6 +266,7 @@ class Resources:
             swap = "max" if swap_total == -1 else swap_total - limit
 
         def devices(key: str) -> list[tuple[str, int]]:
+            """``[("MAJ:MIN", rate), ...]`` from one blockIO throttle list."""
             return [(f"{d['major']}:{d['minor']}", d["rate"]) for d in io.get(key, [])]
 
         return cls(
@@ -362,6 +366,7 @@ class Config:
 
     @property
     def user_namespace(self) -> bool:
+        """Whether the container gets a user namespace of its own."""
         return bool(self.namespaces & Namespace.USER)
 
     def environment(self) -> list[str]:
@@ -383,6 +388,7 @@ class Config:
         return idmap.to_host(self.uid_mappings, container_uid)
 
     def host_gid(self, container_gid: int) -> int:
+        """The host gid that ``container_gid`` is (itself without a user namespace)."""
         if not self.user_namespace:
             return container_gid
         return idmap.to_host(self.gid_mappings, container_gid)

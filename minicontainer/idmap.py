@@ -41,6 +41,7 @@ class IdMapping:
         return f"{self.container_id} {self.host_id} {self.size}"
 
     def to_oci(self) -> dict[str, int]:
+        """This mapping as an OCI ``linux.uidMappings`` entry."""
         return {"containerID": self.container_id, "hostID": self.host_id, "size": self.size}
 
 

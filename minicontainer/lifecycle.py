@@ -148,6 +148,7 @@ def pause(store: StateStore, container_id: str) -> None:
 
 
 def unpause(store: StateStore, container_id: str) -> None:
+    """Thaw a paused container."""
     state = _running(store, container_id, "unpause")
     _cgroup(state).freeze(False)
     store.update(container_id, status="running")
@@ -211,6 +212,7 @@ def stats(store: StateStore, container_id: str) -> dict:
 
 
 def log_path(store: StateStore, container_id: str) -> str:
+    """The log file of a detached container; an error for a foreground one."""
     state = get(store, container_id)
     if not state["detached"]:
         raise ContainerError(f"container {container_id} runs in the foreground: its output "

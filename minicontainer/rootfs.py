@@ -49,6 +49,7 @@ class RootfsError(ContainerError):
 
 
 def stored(name: str) -> str:
+    """Where the stored rootfs ``name`` lives."""
     return os.path.join(ROOTFS_DIR, name)
 
 

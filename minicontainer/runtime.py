@@ -246,6 +246,7 @@ class Container:
                               monitorStartTime=process_start_time(os.getpid()))
 
             def running(pid: int) -> None:
+                """Record the container as running and release the waiting CLI."""
                 self._record_running(pid)
                 os.write(ready_w, b"ok")
                 os.close(ready_w)
@@ -508,6 +509,7 @@ def _report(err_w: int, code: int, message: str) -> None:
 
 
 def read_all(fd: int) -> bytes:
+    """Read a pipe until every writer has closed it."""
     chunks = []
     while chunk := os.read(fd, 4096):
         chunks.append(chunk)
@@ -595,5 +597,6 @@ class SignalForwarder:
                 pass
 
     def restore(self) -> None:
+        """Put back the handlers that were there before."""
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)

@@ -240,6 +240,7 @@ class Filter:
 
 
 def libseccomp_version() -> str:
+    """The version of the libseccomp the native module is linked with."""
     numbers = ffi.new("unsigned int[3]")
     lib.mc_seccomp_version(numbers, numbers + 1, numbers + 2)
     return ".".join(str(n) for n in numbers)

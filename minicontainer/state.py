@@ -113,9 +113,11 @@ class StateStore:
         self.root = root
 
     def dir(self, container_id: str) -> str:
+        """The state directory of ``container_id``."""
         return os.path.join(self.root, container_id)
 
     def log_path(self, container_id: str) -> str:
+        """Where a detached container's output goes."""
         return os.path.join(self.dir(container_id), "output.log")
 
     def lock(self, container_id: str | None = None) -> Lock:
@@ -142,6 +144,7 @@ class StateStore:
         os.rename(partial, path)
 
     def load(self, container_id: str) -> dict | None:
+        """The record of ``container_id``, or None if there is none."""
         import json
 
         try:
@@ -163,11 +166,13 @@ class StateStore:
             return state
 
     def ids(self) -> list[str]:
+        """The ids of every container with a record."""
         if not os.path.isdir(self.root):
             return []
         return sorted(e for e in os.listdir(self.root) if valid_id(e))
 
     def remove(self, container_id: str) -> None:
+        """Delete the record and log of ``container_id``."""
         remove_tree(self.dir(container_id))
 
 

@@ -1,0 +1,129 @@
+"""``minicontainer doctor``: can this machine run minicontainer, and what is missing?
+
+Each check returns a :class:`Finding`: ``ok``, ``warn`` (works, with less) or
+``fail`` (a container cannot start), with how to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from minicontainer import cgroups, idmap, rootfs, seccomp
+
+MIN_KERNEL = (5, 12)  # mount_setattr; clone3 into a cgroup needs 5.7, overlay in a userns 5.11
+ALL_CONTROLLERS = ("cpu", "cpuset", "io", "memory", "pids")
+
+
+class Finding:
+    """The outcome of one check."""
+
+    def __init__(self, level: str, what: str, fix: str = "") -> None:
+        self.level = level
+        self.what = what
+        self.fix = fix
+
+    def __str__(self) -> str:
+        line = f"{self.level:5} {self.what}"
+        return f"{line}\n      fix: {self.fix}" if self.fix else line
+
+
+def check_root() -> Finding:
+    """minicontainer needs root."""
+    if os.geteuid() == 0:
+        return Finding("ok", "running as root")
+    return Finding("fail", "not running as root", "run it with sudo")
+
+
+def check_kernel() -> Finding:
+    """A kernel with every syscall the runtime uses."""
+    release = os.uname().release
+    if seccomp.kernel_version(release) >= MIN_KERNEL:
+        return Finding("ok", f"kernel {release}")
+    wanted = ".".join(map(str, MIN_KERNEL))
+    return Finding("fail", f"kernel {release} is older than {wanted}",
+                   f"boot a kernel {wanted} or newer (Debian 12 ships 6.1)")
+
+
+def check_user_namespaces() -> Finding:
+    """User namespaces, for the default mapping."""
+    if idmap.user_namespaces_enabled():
+        return Finding("ok", "user namespaces enabled")
+    return Finding("fail", "user namespaces are off: default containers cannot start",
+                   "sysctl -w user.max_user_namespaces=15000 (or use --userns host)")
+
+
+def check_apparmor_userns() -> Finding | None:
+    """Ubuntu's AppArmor switch; None where the kernel has none."""
+    path = "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        restricted = f.read().strip() == "1"
+    state = "restricts" if restricted else "does not restrict"
+    return Finding("ok", f"AppArmor {state} unprivileged user namespaces (minicontainer runs "
+                   "as root: not affected)")
+
+
+def check_cgroups() -> Finding:
+    """cgroup v2 and which of its controllers can limit containers."""
+    hierarchy = cgroups.find_hierarchy()
+    if hierarchy is None:
+        return Finding("warn", "no cgroup v2 mount: containers run without limits or pause",
+                       "boot with systemd.unified_cgroup_hierarchy=1")
+    have = sorted(c for c in ALL_CONTROLLERS if c in hierarchy.controllers)
+    missing = sorted(set(ALL_CONTROLLERS) - set(have))
+    if not missing:
+        return Finding("ok", f"cgroup v2 at {hierarchy.mountpoint} with {' '.join(have)}")
+    layout = "a hybrid layout (controllers in cgroup v1)" if hierarchy.hybrid else "cgroup v2"
+    return Finding("warn", f"cgroup v2 at {hierarchy.mountpoint}, {layout}, lacks "
+                   f"{' '.join(missing)}: limits on them are refused",
+                   "boot with systemd.unified_cgroup_hierarchy=1 (the default on Debian 12), "
+                   "or run `make test-vm`")
+
+
+def check_overlayfs() -> Finding:
+    """overlayfs, for the private writable layer."""
+    with open("/proc/filesystems") as f:
+        if any(line.split()[-1] == "overlay" for line in f):
+            return Finding("ok", "overlayfs available")
+    return Finding("warn", "overlayfs is not loaded: use --no-overlay",
+                   "modprobe overlay")
+
+
+def check_libseccomp() -> Finding:
+    """libseccomp 2.5 or newer."""
+    version = seccomp.libseccomp_version()
+    major, minor = (int(n) for n in version.split(".")[:2])
+    if (major, minor) >= (2, 5):
+        return Finding("ok", f"libseccomp {version}")
+    return Finding("warn", f"libseccomp {version} is older than 2.5", "upgrade libseccomp2")
+
+
+def check_rootfs() -> Finding:
+    """The default busybox rootfs, or what it is built from."""
+    path = rootfs.stored(rootfs.DEFAULT_NAME)
+    if os.path.exists(os.path.join(path, rootfs.PROBE_PATH)):
+        return Finding("ok", f"default rootfs at {path}")
+    if not os.access(rootfs.BUSYBOX, os.X_OK):
+        return Finding("fail", f"no default rootfs and no {rootfs.BUSYBOX} to build it from",
+                       "apt-get install busybox-static")
+    return Finding("warn", "the default rootfs is not built yet (the first run builds it)",
+                   "minicontainer rootfs build busybox")
+
+
+def check_nftables() -> Finding:
+    """nft, for published ports."""
+    if shutil.which("nft"):
+        return Finding("ok", "nftables (nft) available")
+    return Finding("warn", "nft is missing: bridge networking cannot publish ports",
+                   "apt-get install nftables")
+
+
+CHECKS = (check_root, check_kernel, check_user_namespaces, check_apparmor_userns,
+          check_cgroups, check_overlayfs, check_libseccomp, check_rootfs, check_nftables)
+
+
+def run_checks() -> list[Finding]:
+    """Every check that applies here, in order."""
+    return [finding for check in CHECKS if (finding := check()) is not None]
