@@ -6,10 +6,20 @@
  *
  *   mc-probe          readable text
  *   mc-probe --json   one JSON object
+ *   mc-probe --connect-abstract NAME
+ *                     try to connect to the abstract unix socket NAME (the host's
+ *                     are reachable only from the host's network namespace)
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -605,13 +615,115 @@ static void report_syscalls(int *first)
         putchar('}');
 }
 
+/* ---- network: interfaces with their addresses, and IPv4 routes ---- */
+
+static void report_interfaces(int *first)
+{
+    struct ifaddrs *all, *a;
+    char address[INET6_ADDRSTRLEN];
+    int n = 0;
+
+    begin_field("interfaces", first);
+    puts(json ? "[" : "");
+    if (getifaddrs(&all) != 0)
+        all = NULL;
+    for (a = all; a; a = a->ifa_next) {
+        int family = a->ifa_addr ? a->ifa_addr->sa_family : AF_UNSPEC;
+        const void *raw;
+        if (family == AF_INET)
+            raw = &((struct sockaddr_in *)a->ifa_addr)->sin_addr;
+        else if (family == AF_INET6)
+            raw = &((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr;
+        else
+            continue;
+        inet_ntop(family, raw, address, sizeof(address));
+        if (json) {
+            printf("%s{\"name\":", n ? "," : "");
+            json_string(a->ifa_name);
+            printf(",\"address\":");
+            json_string(address);
+            printf(",\"up\":%s}\n", (a->ifa_flags & IFF_UP) ? "true" : "false");
+        } else {
+            printf("  %-12s %-28s %s\n", a->ifa_name, address,
+                   (a->ifa_flags & IFF_UP) ? "up" : "down");
+        }
+        n++;
+    }
+    if (all)
+        freeifaddrs(all);
+    if (json)
+        putchar(']');
+}
+
+/* /proc/net/route: Iface Destination Gateway Flags ... Mask, addresses in hex. */
+static void report_routes(int *first)
+{
+    FILE *f = fopen("/proc/net/route", "re");
+    char line[256], iface[IFNAMSIZ + 1];
+    unsigned int dst, gateway, flags, mask;
+    int n = 0;
+
+    begin_field("routes", first);
+    puts(json ? "[" : "");
+    if (f && fgets(line, sizeof(line), f)) {
+        while (fgets(line, sizeof(line), f)) {
+            char d[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
+            struct in_addr in;
+            if (sscanf(line, "%16s %x %x %x %*s %*s %*s %x", iface, &dst, &gateway, &flags,
+                       &mask) != 5)
+                continue;
+            in.s_addr = dst;
+            inet_ntop(AF_INET, &in, d, sizeof(d));
+            in.s_addr = gateway;
+            inet_ntop(AF_INET, &in, g, sizeof(g));
+            if (json) {
+                printf("%s{\"dev\":", n ? "," : "");
+                json_string(iface);
+                printf(",\"destination\":\"%s/%d\",\"gateway\":\"%s\"}\n", d,
+                       __builtin_popcount(mask), g);
+            } else {
+                printf("  %-18s/%-2d via %-15s dev %s\n", d, __builtin_popcount(mask), g, iface);
+            }
+            n++;
+        }
+    }
+    if (f)
+        fclose(f);
+    if (json)
+        putchar(']');
+}
+
+static int connect_abstract(const char *name)
+{
+    struct sockaddr_un addr;
+    size_t len = strlen(name);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0 || len + 1 > sizeof(addr.sun_path)) {
+        perror("socket");
+        return 2;
+    }
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path + 1, name, len);  /* a leading NUL: the abstract namespace */
+    if (connect(fd, (struct sockaddr *)&addr, offsetof(struct sockaddr_un, sun_path) + 1 + len)) {
+        printf("connect @%s: %s\n", name, strerror(errno));
+        return 1;
+    }
+    printf("connect @%s: ok\n", name);
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int first = 1;
 
+    if (argc == 3 && strcmp(argv[1], "--connect-abstract") == 0)
+        return connect_abstract(argv[2]);
     json = argc > 1 && strcmp(argv[1], "--json") == 0;
     if (argc > 1 && !json) {
-        fprintf(stderr, "usage: mc-probe [--json]\n");
+        fprintf(stderr, "usage: mc-probe [--json | --connect-abstract NAME]\n");
         return 2;
     }
     if (json)
@@ -627,6 +739,8 @@ int main(int argc, char **argv)
     report_masked(&first);
     report_readonly(&first);
     report_syscalls(&first);
+    report_interfaces(&first);
+    report_routes(&first);
     report_mounts(&first);
     if (json)
         puts("}");

@@ -93,6 +93,15 @@ def _add_run(commands) -> None:
                      help="write straight into the rootfs instead of a private overlay layer")
     run.add_argument("--share", default="", metavar="NS[,NS...]",
                      help="keep these host namespaces: pid, net, ipc, uts, cgroup, user")
+    run.add_argument("--net", default="none", metavar="MODE",
+                     help="none (loopback only, the default), host (the host's network: its "
+                     "loopback services too), bridge (a veth on mc0 with NAT), container:ID "
+                     "(share another container's)")
+    run.add_argument("-p", "--publish", action="append", default=[],
+                     metavar="[ADDR:]HOSTPORT:CTRPORT[/tcp|/udp]",
+                     help="with --net bridge: forward a host port to the container (repeatable)")
+    run.add_argument("--subnet", default="10.88.0.0/16", metavar="CIDR",
+                     help="the bridge's private network (default 10.88.0.0/16)")
     run.add_argument("--userns", choices=("private", "host"), default="private",
                      help="'host': no user namespace, container root is host root")
     run.add_argument("--cap-add", action="append", default=[], metavar="CAP",
@@ -291,6 +300,9 @@ def config_from_args(args: argparse.Namespace):
         shared |= Namespace.USER
     uid, gid = parse_user(args.user) if args.user else (0, None)
     hardening = _hardening_from_args(args, uid)
+    networking = _network_from_args(args, net_shared=bool(shared & Namespace.NET))
+    if networking["network"] in ("host", "container"):
+        shared |= Namespace.NET
     return Config(
         args=command,
         env=args.env,
@@ -310,7 +322,49 @@ def config_from_args(args: argparse.Namespace):
             cpuset_cpus=args.cpuset_cpus, io_read_bps=args.io_read_bps,
             io_write_bps=args.io_write_bps),
         **hardening,
+        **networking,
     )
+
+
+def _network_from_args(args: argparse.Namespace, net_shared: bool) -> dict:
+    """The network fields ``--net``, ``-p`` and ``--subnet`` ask for; ``--share net``
+    is ``--net host``."""
+    from minicontainer.config import ConfigError
+
+    mode, _, target = args.net.partition(":")
+    if mode not in ("none", "host", "bridge", "container") or (mode == "container") != bool(
+            target):
+        raise ConfigError("net", args.net, "is not none, host, bridge or container:ID")
+    if net_shared and mode in ("bridge", "container"):
+        raise ConfigError("share", "net", f"contradicts --net {args.net}")
+    if net_shared:
+        mode = "host"
+    fields: dict = {"network": mode, "subnet": args.subnet}
+    if mode == "host" and not net_shared:
+        print("minicontainer: warning: --net host: the container shares the host's network "
+              "stack, so it can reach services listening on the host's loopback and its "
+              "abstract unix sockets", file=sys.stderr)
+    if mode == "container":
+        from minicontainer import lifecycle
+
+        try:
+            state = lifecycle.get(_store(args), target)
+        except Exception:
+            raise ConfigError("net", args.net, "names no such container") from None
+        if state["status"] != "running":
+            raise ConfigError("net", args.net, f"names a container that is {state['status']}")
+        fields["network_path"] = f"/proc/{state['pid']}/ns/net"
+    if args.publish:
+        from minicontainer.network import PortMapping
+
+        ports = []
+        for spec in args.publish:
+            try:
+                ports.append(PortMapping.parse(spec))
+            except ValueError as e:
+                raise ConfigError("publish", spec, str(e)) from None
+        fields["ports"] = ports
+    return fields
 
 
 def _hardening_from_args(args: argparse.Namespace, uid: int) -> dict:

@@ -307,6 +307,11 @@ class Config:
         ``linux.maskedPaths``, ``linux.readonlyPaths``, and the ``ro`` option of /sys.
     ``resources``
         ``linux.resources``: cgroup limits (:class:`Resources`).
+    ``network``, ``ports``, ``subnet``, ``network_path``
+        ``none`` (a network namespace with loopback only), ``host`` (the host's),
+        ``bridge`` (a veth on the ``mc0`` bridge, addresses from ``subnet``, ``ports``
+        published through NAT), or ``container`` (the network namespace at
+        ``network_path``, an OCI namespace entry with a path).
     """
 
     def __init__(
@@ -335,6 +340,10 @@ class Config:
         readonly_paths: list[str] | None = None,
         sys_readonly: bool = True,
         resources: Resources | None = None,
+        network: str | None = None,
+        ports: list | None = None,
+        subnet: str = "10.88.0.0/16",
+        network_path: str | None = None,
     ) -> None:
         self.args = list(args)
         self.env = list(env) if env is not None else []
@@ -363,6 +372,10 @@ class Config:
         self.readonly_paths = list(READONLY_PATHS if readonly_paths is None else readonly_paths)
         self.sys_readonly = sys_readonly
         self.resources = resources or Resources()
+        self.network = network or ("none" if self.namespaces & Namespace.NET else "host")
+        self.ports = list(ports or [])
+        self.subnet = subnet
+        self.network_path = network_path
 
     @property
     def user_namespace(self) -> bool:
@@ -419,6 +432,7 @@ class Config:
                 raise ConfigError("rootfs", self.rootfs, "does not exist")
             if not os.path.isdir(self.rootfs):
                 raise ConfigError("rootfs", self.rootfs, "is not a directory")
+        self._check_network()
         for field, paths in (("masked_paths", self.masked_paths),
                              ("readonly_paths", self.readonly_paths)):
             for path in paths:
@@ -429,6 +443,26 @@ class Config:
                 raise ConfigError("volume", m.source, "does not exist on the host")
             if not m.destination.startswith("/"):
                 raise ConfigError("volume", m.destination, "is not an absolute container path")
+
+    def _check_network(self) -> None:
+        own = bool(self.namespaces & Namespace.NET)
+        if self.network not in ("none", "host", "bridge", "container"):
+            raise ConfigError("net", self.network,
+                              "is not none, host, bridge or container:ID")
+        if self.network in ("none", "bridge") and not own:
+            raise ConfigError("net", self.network, "needs a network namespace of its own, "
+                              "but net is shared")
+        if self.network == "container" and not self.network_path:
+            raise ConfigError("net", "container", "needs the container to join")
+        if self.ports and self.network != "bridge":
+            raise ConfigError("publish", self.ports[0], "needs --net bridge")
+        if self.network == "bridge":
+            from minicontainer.network import check_subnet
+
+            try:
+                check_subnet(self.subnet)
+            except ValueError as e:
+                raise ConfigError("subnet", self.subnet, str(e)) from None
 
     def _check_ids(self) -> None:
         for field, value, mappings in (
@@ -447,6 +481,8 @@ class Config:
     def to_oci(self) -> dict[str, object]:
         """This config as an OCI runtime-spec ``config.json`` document."""
         namespaces = [{"type": kind} for ns, kind in _OCI_NAMESPACE.items() if ns & self.namespaces]
+        if self.network_path:
+            namespaces.append({"type": "network", "path": self.network_path})
         linux: dict[str, object] = {
             "namespaces": namespaces,
             "maskedPaths": self.masked_paths,
@@ -495,13 +531,18 @@ class Config:
         root = doc.get("root", {})
         linux = doc.get("linux", {})
         namespaces = Namespace(0)
+        network_path = None
         for entry in linux.get("namespaces", []):
             kind = entry.get("type")
             if kind not in _OCI_NAMESPACE_BY_TYPE:
                 raise ConfigError("linux.namespaces", kind, "is not a namespace type")
+            if entry.get("path") and kind != "network":
+                raise ConfigError("linux.namespaces", entry["path"],
+                                  "joining is supported for the network namespace only")
             if entry.get("path"):
-                raise ConfigError("linux.namespaces", entry["path"], "joining is not supported")
-            namespaces |= _OCI_NAMESPACE_BY_TYPE[kind]
+                network_path = entry["path"]
+            else:
+                namespaces |= _OCI_NAMESPACE_BY_TYPE[kind]
         caps = process.get("capabilities")
         seccomp = linux.get("seccomp")
         rootfs = root.get("path")
@@ -535,6 +576,9 @@ class Config:
             masked_paths=linux.get("maskedPaths"),
             readonly_paths=linux.get("readonlyPaths"),
             resources=Resources.from_oci(linux.get("resources", {})),
+            network="container" if network_path else (
+                "none" if namespaces & Namespace.NET else "host"),
+            network_path=network_path,
         )
 
 

@@ -24,7 +24,7 @@ import time
 from minicontainer.config import Config, ConfigError
 from minicontainer.errors import ContainerError
 from minicontainer.namespaces import Namespace, members
-from minicontainer.state import Scratch, StateStore, alive, valid_id
+from minicontainer.state import NETWORK_DIR, Scratch, StateStore, alive, valid_id
 
 ACTIVE = ("creating", "running", "paused")
 
@@ -172,6 +172,10 @@ def remove(store: StateStore, container_id: str, force: bool = False) -> None:
     with store.lock(container_id):
         if state.get("cgroup"):
             _cgroup(state).destroy()
+        if state.get("network", {}).get("mode") == "bridge":
+            from minicontainer.network import BridgeNetwork
+
+            BridgeNetwork(NETWORK_DIR, state["network"]["subnet"]).detach(container_id)
         Scratch(container_id).remove()
         store.remove(container_id)
 

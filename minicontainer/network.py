@@ -1,15 +1,446 @@
-"""The network namespace layer.
+"""The network namespace layer: loopback, and Docker-style bridge networking.
 
 A new network namespace starts with one interface, ``lo``, and it is down.  The
-default container gets exactly that interface, up, and nothing else: no route
-leads out of it.
+default container gets exactly that interface, up, and nothing else.
+
+``--net bridge`` connects the namespace to the host the way Docker's default
+network does::
+
+    host                                         container netns
+      mc0 (bridge) 10.88.0.1/16
+        +-- mcv1a2b3c4d (veth) ----------------- eth0 10.88.0.2/16, default via 10.88.0.1
+      nftables table "ip minicontainer": masquerade out of 10.88.0.0/16,
+      DNAT from published host ports to container ports
+
+Links are made with pyroute2 (netlink).  NAT is driven through the ``nft``
+command: the whole table is written anew from the leases in one atomic
+transaction each time a container comes or goes, so a rule can never outlive
+the container it was for, even after a crash (see :func:`reconcile`).
 """
 
 from __future__ import annotations
 
+import os
+
 from minicontainer import native
+
+BRIDGE = "mc0"
+DEFAULT_SUBNET = "10.88.0.0/16"
+TABLE = "minicontainer"
+# ipaddress, pyroute2, json and subprocess are imported where used: this module is on
+# the start-up path of every container (loopback_up), and pyroute2 alone takes ~250 ms.
+
+
+class NetworkError(OSError):
+    """A network request that cannot be met; the message says which field and why."""
 
 
 def loopback_up() -> None:
     """Bring ``lo`` of the current network namespace up."""
     native.set_link_up("lo")
+
+
+def _netns(pid: int | None) -> str | None:
+    return None if pid is None else f"/proc/{pid}/ns/net"
+
+
+def _iproute(pid: int | None = None):
+    from pyroute2 import IPRoute
+
+    return IPRoute(netns=_netns(pid)) if pid is not None else IPRoute()
+
+
+def create_veth_into(pid: int, host_name: str, container_name: str = "eth0",
+                     mtu: int = 1500) -> None:
+    """Make a veth pair: ``host_name`` stays here, its peer moves into the network
+    namespace of process ``pid`` as ``container_name``.
+
+    Example::
+
+        create_veth_into(pid, "vethdemo")
+        add_address(None, "vethdemo", "192.168.77.1/24")
+        set_up(None, "vethdemo")
+        add_address(pid, "eth0", "192.168.77.2/24")
+        set_up(pid, "eth0")
+    """
+    peer = f"{host_name[:12]}tmp"
+    with _iproute() as ip:
+        ip.link("add", ifname=host_name, kind="veth", peer=peer, mtu=mtu)
+        index = ip.link_lookup(ifname=peer)[0]
+        ip.link("set", index=index, net_ns_fd=_netns(pid))
+    with _iproute(pid) as ip:
+        index = ip.link_lookup(ifname=peer)[0]
+        ip.link("set", index=index, ifname=container_name, mtu=mtu)
+
+
+def add_address(pid: int | None, ifname: str, cidr: str) -> None:
+    """Add ``cidr`` (``10.88.0.2/16``) to ``ifname`` in ``pid``'s netns (None: ours)."""
+    address, prefix = cidr.split("/")
+    with _iproute(pid) as ip:
+        ip.addr("add", index=ip.link_lookup(ifname=ifname)[0], address=address,
+                prefixlen=int(prefix))
+
+
+def set_up(pid: int | None, ifname: str) -> None:
+    """Bring ``ifname`` up in ``pid``'s netns (None: ours)."""
+    with _iproute(pid) as ip:
+        ip.link("set", index=ip.link_lookup(ifname=ifname)[0], state="up")
+
+
+def add_default_route(pid: int | None, gateway: str) -> None:
+    """Route everything not on a local network through ``gateway``."""
+    with _iproute(pid) as ip:
+        ip.route("add", dst="0.0.0.0/0", gateway=gateway)
+
+
+def link_exists(name: str) -> bool:
+    """Whether this namespace has an interface called ``name``."""
+    return os.path.exists(f"/sys/class/net/{name}")
+
+
+def delete_link(name: str) -> None:
+    """Delete an interface (with a veth, its peer goes too); a missing one is fine."""
+    with _iproute() as ip:
+        found = ip.link_lookup(ifname=name)
+        if found:
+            ip.link("del", index=found[0])
+
+
+def veth_name(container_id: str) -> str:
+    """The host end of a container's veth: short (interface names have 15 bytes) and
+    derived from the id, so a later cleanup can find it."""
+    import zlib
+
+    return f"mcv{zlib.crc32(container_id.encode()):08x}"
+
+
+# ---- ports
+
+
+class PortMapping:
+    """``-p [HOSTADDR:]HOSTPORT:CTRPORT[/tcp|/udp]``."""
+
+    __slots__ = ("host_address", "host_port", "container_port", "protocol")
+
+    def __init__(self, host_port: int, container_port: int, protocol: str = "tcp",
+                 host_address: str | None = None) -> None:
+        self.host_address = host_address
+        self.host_port = host_port
+        self.container_port = container_port
+        self.protocol = protocol
+
+    def __repr__(self) -> str:
+        address = f"{self.host_address}:" if self.host_address else ""
+        return f"{address}{self.host_port}:{self.container_port}/{self.protocol}"
+
+    def to_list(self) -> list:
+        return [self.host_address, self.host_port, self.container_port, self.protocol]
+
+    @classmethod
+    def parse(cls, spec: str) -> PortMapping:
+        """Raises ValueError with the reason for a malformed or out-of-range spec."""
+        rest, _, protocol = spec.partition("/")
+        protocol = protocol or "tcp"
+        if protocol not in ("tcp", "udp"):
+            raise ValueError("the protocol must be tcp or udp")
+        parts = rest.rsplit(":", 2)
+        if len(parts) == 2:
+            parts = [None, *parts]
+        if len(parts) != 3:
+            raise ValueError("is not [HOSTADDR:]HOSTPORT:CTRPORT[/tcp|/udp]")
+        address, host, container = parts
+        if address is not None:
+            import ipaddress
+
+            try:
+                ipaddress.IPv4Address(address)
+            except ValueError:
+                raise ValueError(f"{address!r} is not an IPv4 address") from None
+        ports = []
+        for text in (host, container):
+            if not text.isdigit() or not 1 <= int(text) <= 65535:
+                raise ValueError(f"port {text!r} is not from 1 to 65535")
+            ports.append(int(text))
+        return cls(ports[0], ports[1], protocol, address)
+
+
+# ---- the bridge network
+
+
+class BridgeNetwork:
+    """The host side of ``--net bridge``: the bridge, the leases and the NAT table.
+
+    ``state_dir`` holds ``leases.json`` and its lock.  Every change happens under
+    that lock, starting with reclaiming the leases of containers that are gone.
+    """
+
+    def __init__(self, state_dir: str, subnet: str = DEFAULT_SUBNET) -> None:
+        import ipaddress
+
+        self.state_dir = state_dir
+        self.subnet = ipaddress.ip_network(subnet)
+        self.gateway = str(next(self.subnet.hosts()))
+
+    # -- leases
+
+    def _leases_path(self) -> str:
+        return os.path.join(self.state_dir, "leases.json")
+
+    def _load(self) -> dict:
+        import json
+
+        try:
+            with open(self._leases_path()) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return {"leases": {}, "forwarding": None}
+
+    def _save(self, data: dict) -> None:
+        import json
+
+        path = self._leases_path()
+        with open(f"{path}.tmp", "w") as f:
+            json.dump(data, f)
+        os.rename(f"{path}.tmp", path)
+
+    def _lock(self):
+        from minicontainer.state import Lock
+
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        return Lock(os.path.join(self.state_dir, ".lock"))
+
+    def _reclaim(self, data: dict) -> None:
+        """Drop the leases whose container process is gone, with their veths."""
+        from minicontainer.state import alive
+
+        for address, lease in list(data["leases"].items()):
+            if not alive(lease["pid"], lease["startTime"]):
+                if link_exists(lease["veth"]):
+                    delete_link(lease["veth"])
+                del data["leases"][address]
+
+    def leases(self) -> dict:
+        """The live leases: address -> {id, pid, startTime, veth, ports}."""
+        with self._lock():
+            data = self._load()
+            self._reclaim(data)
+            self._save(data)
+            return data["leases"]
+
+    # -- attach / detach
+
+    def attach(self, container_id: str, pid: int, start_time: int,
+               ports: list[PortMapping]) -> str:
+        """Connect process ``pid``'s netns to the bridge; its address."""
+        with self._lock():
+            data = self._load()
+            self._reclaim(data)
+            self._check_ports(data, ports)
+            self._ensure_bridge()
+            address = self._allocate(data)
+            veth = veth_name(container_id)
+            if link_exists(veth):
+                delete_link(veth)
+            data["leases"][address] = {"id": container_id, "pid": pid, "startTime": start_time,
+                                       "veth": veth, "ports": [p.to_list() for p in ports]}
+            self._save(data)
+            mtu = int(_read(f"/sys/class/net/{BRIDGE}/mtu"))
+            create_veth_into(pid, veth, "eth0", mtu)
+            with _iproute() as ip:
+                bridge = ip.link_lookup(ifname=BRIDGE)[0]
+                ip.link("set", index=ip.link_lookup(ifname=veth)[0], master=bridge, state="up")
+            add_address(pid, "eth0", f"{address}/{self.subnet.prefixlen}")
+            set_up(pid, "eth0")
+            add_default_route(pid, self.gateway)
+            self._enable_forwarding(data)
+            self._save(data)
+            reconcile(data["leases"], self.subnet)
+            return address
+
+    def detach(self, container_id: str) -> None:
+        """Release the container's lease and rules; the last one out removes the bridge
+        and the NAT table and puts IP forwarding back as it was."""
+        with self._lock():
+            data = self._load()
+            for address, lease in list(data["leases"].items()):
+                if lease["id"] == container_id:
+                    if link_exists(lease["veth"]):
+                        delete_link(lease["veth"])
+                    del data["leases"][address]
+            self._reclaim(data)
+            if not data["leases"]:
+                self._restore_forwarding(data)
+                if link_exists(BRIDGE):
+                    delete_link(BRIDGE)
+            self._save(data)
+            reconcile(data["leases"], self.subnet)
+
+    def _allocate(self, data: dict) -> str:
+        taken = set(data["leases"]) | {self.gateway}
+        for host in self.subnet.hosts():
+            if str(host) not in taken:
+                return str(host)
+        raise NetworkError(28, f"no free address left in {self.subnet}")
+
+    def _check_ports(self, data: dict, ports: list[PortMapping]) -> None:
+        used = {(lease_port[1], lease_port[3]): lease["id"]
+                for lease in data["leases"].values() for lease_port in lease["ports"]}
+        for port in ports:
+            owner = used.get((port.host_port, port.protocol))
+            if owner is not None:
+                raise NetworkError(98, f"publish: host port {port.host_port}/{port.protocol} "
+                                   f"is taken by container {owner}")
+            _check_free_on_host(port)
+
+    def _ensure_bridge(self) -> None:
+        if link_exists(BRIDGE):
+            with _iproute() as ip:
+                index = ip.link_lookup(ifname=BRIDGE)[0]
+                addresses = {f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"
+                             for a in ip.get_addr(index=index)}
+            wanted = f"{self.gateway}/{self.subnet.prefixlen}"
+            if wanted not in addresses:
+                raise NetworkError(17, f"subnet: bridge {BRIDGE} exists with {sorted(addresses)}"
+                                   f", not {wanted}; remove its containers first")
+            return
+        self._check_overlap()
+        with _iproute() as ip:
+            ip.link("add", ifname=BRIDGE, kind="bridge")
+        add_address(None, BRIDGE, f"{self.gateway}/{self.subnet.prefixlen}")
+        set_up(None, BRIDGE)
+        # Published ports answer on 127.0.0.1 too: DNAT from loopback out of the bridge.
+        _write(f"/proc/sys/net/ipv4/conf/{BRIDGE}/route_localnet", "1")
+
+    def _check_overlap(self) -> None:
+        import ipaddress
+
+        with _iproute() as ip:
+            for route in ip.get_routes(family=2, table=254):
+                dst = route.get_attr("RTA_DST")
+                if dst is None or route["dst_len"] == 0:
+                    continue
+                network = ipaddress.ip_network(f"{dst}/{route['dst_len']}", strict=False)
+                if network.overlaps(self.subnet):
+                    raise NetworkError(17, f"subnet: {self.subnet} overlaps the host route to "
+                                       f"{network}; choose another with --subnet")
+
+    def _enable_forwarding(self, data: dict) -> None:
+        path = "/proc/sys/net/ipv4/ip_forward"
+        current = _read(path).strip()
+        if current != "1":
+            data["forwarding"] = current
+            _write(path, "1")
+
+    def _restore_forwarding(self, data: dict) -> None:
+        if data.get("forwarding") is not None:
+            _write("/proc/sys/net/ipv4/ip_forward", data["forwarding"])
+            data["forwarding"] = None
+
+
+def _check_free_on_host(port: PortMapping) -> None:
+    """A host service already listening there would be shadowed by the DNAT rule."""
+    import socket
+
+    kind = socket.SOCK_STREAM if port.protocol == "tcp" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind((port.host_address or "0.0.0.0", port.host_port))
+        except OSError:
+            raise NetworkError(98, f"publish: host port {port.host_port}/{port.protocol} is "
+                               "in use on the host") from None
+
+
+def ruleset(leases: dict, subnet) -> str:
+    """The nft script that makes the NAT table match ``leases`` (or removes it)."""
+    lines = [f"table ip {TABLE}", f"delete table ip {TABLE}"]
+    if not leases:
+        return "\n".join(lines) + "\n"
+    dnat = []
+    for address, lease in sorted(leases.items()):
+        for host_address, host_port, container_port, protocol in lease["ports"]:
+            match = f"ip daddr {host_address} " if host_address else ""
+            dnat.append(f"{match}{protocol} dport {host_port} dnat to {address}:{container_port}")
+    lines += [
+        f"table ip {TABLE} {{",
+        "  chain prerouting {",
+        "    type nat hook prerouting priority dstnat; policy accept;",
+        *(f"    {rule}" for rule in dnat),
+        "  }",
+        "  chain output {",
+        "    type nat hook output priority -100; policy accept;",
+        *(f"    fib daddr type local {rule}" for rule in dnat),
+        "  }",
+        "  chain postrouting {",
+        "    type nat hook postrouting priority srcnat; policy accept;",
+        f'    ip saddr {subnet} oifname != "{BRIDGE}" masquerade',
+        f'    ip saddr 127.0.0.0/8 oifname "{BRIDGE}" masquerade',
+        "  }",
+        "  chain forward {",
+        "    type filter hook forward priority filter; policy accept;",
+        f'    iifname "{BRIDGE}" accept',
+        f'    oifname "{BRIDGE}" ct state established,related accept',
+        f'    oifname "{BRIDGE}" ct status dnat accept',
+        "  }",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def reconcile(leases: dict, subnet) -> None:
+    """Replace the NAT table with what ``leases`` need, atomically (one nft transaction)."""
+    import subprocess
+
+    result = subprocess.run(["nft", "-f", "-"], input=ruleset(leases, subnet), text=True,
+                            capture_output=True)
+    if result.returncode != 0:
+        raise NetworkError(22, f"nft refused the ruleset: {result.stderr.strip()}")
+
+
+def check_subnet(subnet: str) -> None:
+    """Raise ValueError unless ``subnet`` is a private IPv4 network with room for hosts."""
+    import ipaddress
+
+    network = ipaddress.ip_network(subnet)  # ValueError for a malformed one
+    private = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12",
+                                                   "192.168.0.0/16")]
+    if network.version != 4 or not any(network.subnet_of(p) for p in private):
+        raise ValueError("is not a private IPv4 network (10/8, 172.16/12, 192.168/16)")
+    if network.prefixlen > 24:
+        raise ValueError("is too small: use a /24 or larger (the default is a /16)")
+
+
+def write_etc_files(etc_dir: str, hostname: str, address: str | None, owner: tuple[int, int]
+                    ) -> None:
+    """/etc/hosts, /etc/hostname and /etc/resolv.conf for the container, into ``etc_dir``
+    (in its writable layer).  Nameservers come from the host, unless they are on the
+    host's loopback, which the container cannot reach."""
+    os.makedirs(etc_dir, exist_ok=True)
+    os.chown(etc_dir, *owner)
+    hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
+    if address:
+        hosts += f"{address}\t{hostname}\n"
+    servers = []
+    try:
+        with open("/etc/resolv.conf") as f:
+            servers = [line.split()[1] for line in f
+                       if line.startswith("nameserver") and len(line.split()) > 1]
+    except FileNotFoundError:
+        pass
+    reachable = [s for s in servers if not s.startswith("127.") and s != "::1"]
+    resolv = "".join(f"nameserver {s}\n" for s in reachable) or \
+        "# the host's nameservers are on its loopback, out of the container's reach\n"
+    for name, text in (("hosts", hosts), ("hostname", f"{hostname}\n"), ("resolv.conf", resolv)):
+        path = os.path.join(etc_dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chown(path, *owner)
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def _write(path: str, value: str) -> None:
+    with open(path, "w") as f:
+        f.write(value)

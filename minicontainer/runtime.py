@@ -25,6 +25,7 @@ from minicontainer.config import Config, ConfigError, hostname_for
 from minicontainer.errors import EXIT_RUNTIME_ERROR, ContainerError, describe
 from minicontainer.namespaces import Namespace
 from minicontainer.state import (
+    NETWORK_DIR,
     OCI_VERSION,
     SECCOMP_CACHE_DIR,
     STATE_ROOT,
@@ -70,6 +71,7 @@ class Container:
         self.store = StateStore(root)
         self.pid: int | None = None
         self.cgroup = None
+        self.bridge = None
         self.final_stats: dict | None = None
 
     def stats(self) -> dict:
@@ -220,6 +222,9 @@ class Container:
             scratch.create(cfg.overlay, cfg.host_uid(0), cfg.host_gid(0))
             return self._start_and_wait(scratch, seccomp_program, stdio, on_running)
         finally:
+            if self.bridge is not None:
+                self.bridge.detach(self.id)
+                self.bridge = None
             scratch.remove()
             if self.cgroup is not None:
                 self.final_stats = self.cgroup.stats()
@@ -278,11 +283,14 @@ class Container:
         forwarder = SignalForwarder()
         cgroup_fd = self.cgroup.open_fd() if self.cgroup is not None else None
         pid = -1
+        home = _enter_network_namespace(cfg.network_path)
         try:
             pid = namespaces.clone(cfg.namespaces, cgroup_fd)
         finally:
-            if cgroup_fd is not None and pid != 0:
-                os.close(cgroup_fd)
+            if pid != 0:
+                _leave_network_namespace(home)
+                if cgroup_fd is not None:
+                    os.close(cgroup_fd)
         if pid == 0:
             _child(cfg, scratch, seccomp_program, sync_r, err_w, channel, terminal, stdio)
         self.pid = pid
@@ -295,6 +303,8 @@ class Container:
             try:
                 if cfg.user_namespace:
                     idmap.write_maps(pid, cfg.uid_mappings, cfg.gid_mappings)
+                if cfg.network == "bridge":
+                    self._connect_bridge(pid, scratch)
                 os.write(sync_w, b"go")
                 master = None
                 if terminal is not None:
@@ -325,12 +335,59 @@ class Container:
                 parent_channel.close()
             self.pid = None
 
+    def _connect_bridge(self, pid: int, scratch: Scratch) -> None:
+        """Give the new network namespace its veth, address and routes, and the
+        container its /etc/hosts, hostname and resolv.conf, before it is released."""
+        from minicontainer import network
+
+        cfg = self.config
+        bridge = network.BridgeNetwork(NETWORK_DIR, cfg.subnet)
+        self.bridge = bridge
+        try:
+            address = bridge.attach(self.id, pid, process_start_time(pid), cfg.ports)
+        except network.NetworkError as e:
+            raise ContainerError(f"network: {e.strerror}") from None
+        etc = os.path.join(scratch.upper if cfg.overlay else cfg.rootfs, "etc")
+        network.write_etc_files(etc, cfg.hostname or self.id, address,
+                                (cfg.host_uid(0), cfg.host_gid(0)))
+        self.store.update(self.id, network={"mode": "bridge", "address": address,
+                                            "subnet": cfg.subnet, "bridge": network.BRIDGE,
+                                            "ports": [repr(p) for p in cfg.ports]})
+
     def _explain_oom(self) -> None:
         """Say so when the memory limit, not a plain SIGKILL, ended the container."""
         if self.cgroup is not None and self.cgroup.oom_killed():
             limit = self.config.resources.memory
             print(f"minicontainer: the container hit its memory limit ({limit // 1024} KiB, "
                   f"memory.max) and the OOM killer ended it", file=sys.stderr)
+
+
+def _enter_network_namespace(path: str | None) -> int | None:
+    """Step into the network namespace at ``path``; an fd to come back with.
+
+    A clone cannot be told to join an existing namespace, but it inherits the
+    caller's: the runtime steps into the other container's network namespace,
+    clones, and steps back (:func:`_leave_network_namespace`).  The child keeps
+    it, under a user namespace of its own.
+    """
+    if path is None:
+        return None
+    home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        native.setns(target, int(Namespace.NET), path)
+    except BaseException:
+        os.close(home)
+        raise
+    finally:
+        os.close(target)
+    return home
+
+
+def _leave_network_namespace(home: int | None) -> None:
+    if home is not None:
+        native.setns(home, int(Namespace.NET), "/proc/self/ns/net")
+        os.close(home)
 
 
 def _create_cgroup(container_id: str, cfg: Config):

@@ -22,6 +22,8 @@ LIB_DIR = "/var/lib/minicontainer"
 CONTAINERS_DIR = os.path.join(LIB_DIR, "containers")
 SECCOMP_CACHE_DIR = os.path.join(LIB_DIR, "seccomp")
 STATE_ROOT = "/run/minicontainer"
+# The bridge, its leases and the NAT table are one per host, whatever --root says.
+NETWORK_DIR = "/run/minicontainer-network"
 ID_PATTERN = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}")
 OCI_VERSION = "1.0.2"
 

@@ -84,8 +84,26 @@ def state_dirs() -> list[str]:
     return StateStore().ids()
 
 
+def network_pieces() -> list[str]:
+    """Our links, the NAT table and the leases: a bridge container leaves none behind."""
+    import json
+    import subprocess
+
+    pieces = [name for name in os.listdir("/sys/class/net")
+              if name == "mc0" or name.startswith("mcv")]
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    pieces += [line for line in tables.splitlines() if "minicontainer" in line]
+    try:
+        with open("/run/minicontainer-network/leases.json") as f:
+            pieces += [f"lease {a}" for a in json.load(f)["leases"]]
+    except FileNotFoundError:
+        pass
+    return pieces
+
+
 def leftovers() -> dict[str, object]:
     return {
+        "network pieces": network_pieces(),
         "state dirs": state_dirs(),
         "mounts": host_mounts(),
         "cgroups": container_cgroups(),
