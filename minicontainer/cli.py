@@ -346,10 +346,11 @@ def _network_from_args(args: argparse.Namespace, net_shared: bool) -> dict:
               "abstract unix sockets", file=sys.stderr)
     if mode == "container":
         from minicontainer import lifecycle
+        from minicontainer.errors import ContainerError
 
         try:
             state = lifecycle.get(_store(args), target)
-        except Exception:
+        except ContainerError:
             raise ConfigError("net", args.net, "names no such container") from None
         if state["status"] != "running":
             raise ConfigError("net", args.net, f"names a container that is {state['status']}")

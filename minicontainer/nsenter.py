@@ -19,11 +19,12 @@ import os
 
 from minicontainer import idmap, native
 from minicontainer.config import Config
-from minicontainer.errors import ContainerError
 from minicontainer.namespaces import Namespace
 from minicontainer.runtime import (
     SignalForwarder,
     become_the_command,
+    exit_code,
+    raise_reported,
     read_all,
     run_reporting,
 )
@@ -54,13 +55,11 @@ def run(joined: list[tuple[Namespace, int]], cgroup: str | None, cfg: Config,
         master = terminal.receive_master(parent_channel) if terminal is not None else None
         failure = read_all(err_r)
         if failure:
-            os.waitpid(helper, 0)
-            code, _, message = failure.decode(errors="replace").partition(" ")
-            raise ContainerError(message, int(code))
+            raise_reported(helper, failure)
         if master is not None:
             terminal.relay(master)
         _, status = os.waitpid(helper, 0)
-        return os.waitstatus_to_exitcode(status)
+        return exit_code(status)
     finally:
         forwarder.restore()
         os.close(err_r)
@@ -91,5 +90,4 @@ def _helper(joined: list[tuple[Namespace, int]], cgroup: str | None, cfg: Config
     forwarder = SignalForwarder()
     forwarder.target = command
     _, status = os.waitpid(command, 0)
-    code = os.waitstatus_to_exitcode(status)
-    os._exit(code if code >= 0 else 128 - code)
+    os._exit(exit_code(status))

@@ -316,17 +316,13 @@ class Container:
                 _kill_and_reap(pid)
                 raise
             if failure:
-                os.waitpid(pid, 0)
-                code, _, message = failure.decode(errors="replace").partition(" ")
-                raise ContainerError(message, int(code))
+                raise_reported(pid, failure)
             if master is not None:
                 terminal.relay(master)
             _, status = os.waitpid(pid, 0)
             if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
                 self._explain_oom()
-            return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else (
-                128 + os.WTERMSIG(status)
-            )
+            return exit_code(status)
         finally:
             forwarder.restore()
             for fd in (sync_w, err_r):
@@ -563,6 +559,19 @@ def _report(err_w: int, code: int, message: str) -> None:
         os.write(err_w, f"{code} {message}".encode())
     except OSError:
         pass
+
+
+def raise_reported(pid: int, report: bytes) -> None:
+    """A child reported a failure (``CODE message``): reap it and raise what it said."""
+    os.waitpid(pid, 0)
+    code, _, message = report.decode(errors="replace").partition(" ")
+    raise ContainerError(message, int(code))
+
+
+def exit_code(status: int) -> int:
+    """A wait status as a shell shows it: the exit code, or 128+N for signal N."""
+    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else (
+        128 + os.WTERMSIG(status))
 
 
 def read_all(fd: int) -> bytes:
