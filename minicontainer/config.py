@@ -377,6 +377,12 @@ class Config:
         self.subnet = subnet
         self.network_path = network_path
 
+    def may_mount_own(self, namespace: Namespace) -> bool:
+        """Whether a fresh filesystem of ``namespace`` can be mounted (procfs for pid,
+        sysfs for net, mqueue for ipc, cgroup2 for cgroup): the container has a
+        namespace of its own, or no user namespace stands between it and the host's."""
+        return bool(self.namespaces & namespace) or not self.user_namespace
+
     @property
     def user_namespace(self) -> bool:
         """Whether the container gets a user namespace of its own."""

@@ -1,16 +1,18 @@
-"""Container lifecycle and the init recipe.
+"""Starting containers, and the init recipe.
 
 Process model of a run::
 
-    runtime (host root)                       container init (after clone)
-      validate config, prepare rootfs dirs
-      pid = clone(CLONE_NEW*)  ---------------->  waits on the sync pipe
-      write uid_map / gid_map
-      release the child       ---------------->  _init(): one layer per line, then execve
-      forward signals, wait, clean up
+    runtime (host root)                        container init (after clone)
+      validate config, compile seccomp,
+      register state, create cgroup + overlay dirs
+      pid = clone3(CLONE_NEW*, into the cgroup) --->  waits on the sync pipe
+      write uid_map / gid_map, attach the bridge
+      release the child        ---------------->  _init(): one layer per line, then execve
+      forward signals, wait, free everything
 
 The init reports a failure over a close-on-exec pipe: if the pipe closes empty,
-execve succeeded.
+execve succeeded.  A detached container (:meth:`Container.start`) has a monitor
+process in the runtime's place.
 """
 
 from __future__ import annotations
@@ -425,13 +427,10 @@ def _init(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, channel,
 
     overlay = (scratch.upper, scratch.work) if cfg.overlay else (None, None)
     root = mounts.mount_rootfs(cfg.rootfs, scratch.merged, *overlay)
-    mounts.mount_proc(root, bool(cfg.namespaces & Namespace.PID) or not cfg.user_namespace)
-    mounts.mount_sys(root, bool(cfg.namespaces & Namespace.NET) or not cfg.user_namespace,
-                     cfg.sys_readonly)
-    mounts.mount_dev(root, cfg.user_namespace,
-                     bool(cfg.namespaces & Namespace.IPC) or not cfg.user_namespace)
-    mounts.mount_cgroup(root, bool(cfg.namespaces & Namespace.CGROUP) or not cfg.user_namespace,
-                        cfg.sys_readonly)
+    mounts.mount_proc(root, cfg.may_mount_own(Namespace.PID))
+    mounts.mount_sys(root, cfg.may_mount_own(Namespace.NET), cfg.sys_readonly)
+    mounts.mount_dev(root, cfg.user_namespace, cfg.may_mount_own(Namespace.IPC))
+    mounts.mount_cgroup(root, cfg.may_mount_own(Namespace.CGROUP), cfg.sys_readonly)
     mounts.mask_paths(root, cfg.masked_paths)
     mounts.readonly_paths(root, cfg.readonly_paths)
     mounts.pivot_to(root)
