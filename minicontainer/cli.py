@@ -418,6 +418,12 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.rm and not args.detach:
         raise ConfigError("rm", "--rm", "goes with -d: a foreground container is always removed")
+    if args.detach and args.tty:
+        raise ConfigError("tty", "-t", "cannot go with -d: nothing would hold the terminal; "
+                          "use `minicontainer exec -it ID sh` on the running container")
+    if args.detach and args.stats:
+        raise ConfigError("stats", "--stats", "goes with a foreground run; for a detached "
+                          "container use `minicontainer stats ID`")
     container = Container(config_from_args(args), args.name, root=args.root)
     if args.detach:
         print(container.start(auto_remove=args.rm))

@@ -251,6 +251,14 @@ def test_foreground_run_is_listed_and_can_be_entered(name):
         runtime.wait(10)
 
 
+@pytest.mark.parametrize(("flags", "field"), [(["-d", "-t"], "tty"), (["-d", "--stats"], "stats"),
+                                             (["--rm"], "rm")])
+def test_flags_that_do_not_go_together(flags, field):
+    result = mc("run", *flags, "--", "true")
+    assert result.returncode == 125
+    assert result.stderr.startswith(f"minicontainer: error: {field}: ")
+
+
 @pytest.mark.parametrize("bad", ["../x", "", "a" * 65, "-x", "a/b", ".hidden"])
 def test_bad_names_are_errors(bad):
     result = mc("run", "-d", f"--name={bad}", "--", "true")
