@@ -309,3 +309,20 @@ def test_python_api(name):
         container.kill(9)
         assert container.wait(10) == 137
     assert name not in {c["id"] for c in list_containers()}
+
+
+def test_killing_a_foreground_runtime_leaves_state_rm_can_clean(name):
+    runtime = subprocess.Popen([*MC, "run", "--name", name, "--", "sh", "-c",
+                                "echo ready; sleep 30"], stdout=subprocess.PIPE, text=True)
+    assert runtime.stdout.readline() == "ready\n"
+    state = ps()[name]
+    runtime.kill()  # SIGKILL: no cleanup runs; the init dies with it (parent-death signal)
+    runtime.wait(10)
+    deadline = time.monotonic() + 10
+    while ps("-a")[name]["status"] != "unknown" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ps("-a")[name]["status"] == "unknown"
+    assert os.path.exists(state["bundle"]) and os.path.exists(state["cgroup"])
+    mc("rm", name, check=True)
+    assert not os.path.exists(state["bundle"]) and not os.path.exists(state["cgroup"])
+    assert name not in ps("-a")
