@@ -74,6 +74,12 @@ def find_hierarchy(mountinfo: str = "/proc/self/mountinfo") -> Hierarchy | None:
     return Hierarchy(visible[0], has_v1) if visible else None
 
 
+def container_path(name: str) -> str | None:
+    """Where the cgroup of container ``name`` is (or would be); None without cgroup v2."""
+    hierarchy = find_hierarchy()
+    return os.path.join(hierarchy.mountpoint, BASE, name) if hierarchy else None
+
+
 def limit_files(resources: Resources) -> dict[str, str]:
     """The cgroup files and values that put ``resources`` in force.
 

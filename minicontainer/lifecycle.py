@@ -170,8 +170,11 @@ def remove(store: StateStore, container_id: str, force: bool = False) -> None:
     while alive(*monitor) and time.monotonic() < deadline:
         time.sleep(0.02)  # the monitor records the exit and frees what it can itself
     with store.lock(container_id):
-        if state.get("cgroup"):
-            _cgroup(state).destroy()
+        from minicontainer.cgroups import Cgroup, container_path
+
+        cgroup = container_path(container_id)  # derived: a crash may come before it was recorded
+        if cgroup is not None:
+            Cgroup(cgroup).destroy()
         if state.get("network", {}).get("mode") == "bridge":
             from minicontainer.network import BridgeNetwork
 

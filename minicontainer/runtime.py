@@ -210,7 +210,8 @@ class Container:
 
     def _record_running(self, pid: int) -> None:
         self.store.update(self.id, status="running", pid=pid,
-                          pidStartTime=process_start_time(pid))
+                          pidStartTime=process_start_time(pid),
+                          cgroup=self.cgroup.path if self.cgroup is not None else None)
 
     def _launch(self, seccomp_program: bytes | None, stdio: tuple[int | None, ...],
                 on_running) -> int:
@@ -219,8 +220,6 @@ class Container:
         self.cgroup = _create_cgroup(self.id, cfg)
         scratch = Scratch(self.id)
         try:
-            if self.cgroup is not None:
-                self.store.update(self.id, cgroup=self.cgroup.path)
             scratch.create(cfg.overlay, cfg.host_uid(0), cfg.host_gid(0))
             return self._start_and_wait(scratch, seccomp_program, stdio, on_running)
         finally:
