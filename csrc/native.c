@@ -295,11 +295,6 @@ int mc_seccomp_rule_add(void *ctx, uint32_t action, int syscall_nr, unsigned int
     return from_libseccomp(seccomp_rule_add_array(ctx, action, syscall_nr, n, args));
 }
 
-int mc_seccomp_load(void *ctx)
-{
-    return from_libseccomp(seccomp_load(ctx));
-}
-
 int mc_seccomp_export(void *ctx, int fd, int bpf)
 {
     return from_libseccomp(bpf ? seccomp_export_bpf(ctx, fd) : seccomp_export_pfc(ctx, fd));

@@ -34,7 +34,6 @@ int mc_seccomp_arch_add(void *ctx, const char *arch_name);
 int mc_seccomp_syscall_number(const char *name);
 int mc_seccomp_rule_add(void *ctx, uint32_t action, int syscall_nr, unsigned int n,
                         const uint64_t *comparisons);
-int mc_seccomp_load(void *ctx);
 int mc_seccomp_export(void *ctx, int fd, int bpf);
 int mc_seccomp_load_bpf(const void *program, size_t length);
 int mc_seccomp_version(unsigned int *major, unsigned int *minor, unsigned int *micro);

@@ -60,12 +60,12 @@ def mount_rootfs(rootfs: str, merged: str, upper: str | None, work: str | None) 
     return merged
 
 
-def mountpoint(root: str, path: str, is_file: bool = False) -> str:
-    """``root + path``, created if missing; refuses a symlink on the way.
+def mountpoint(root: str, path: str, is_file: bool = False, create: bool = True) -> str | None:
+    """``root + path``, created if missing (None if missing and not ``create``).
 
-    The rootfs belongs to whoever made it.  Before ``pivot_root`` an absolute
-    symlink in it resolves against the host's root, so ``/proc -> /etc`` would put
-    a mount on the host's ``/etc``.
+    Refuses a symlink anywhere on the way: the rootfs belongs to whoever made it,
+    and before ``pivot_root`` an absolute symlink in it resolves against the host's
+    root, so ``/proc -> /etc`` would put a mount on the host's ``/etc``.
     """
     current = root
     parts = [p for p in path.split("/") if p]
@@ -74,6 +74,8 @@ def mountpoint(root: str, path: str, is_file: bool = False) -> str:
         try:
             st = os.lstat(current)
         except FileNotFoundError:
+            if not create:
+                return None
             if is_file and i == len(parts) - 1:
                 os.close(os.open(current, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
             else:
@@ -175,7 +177,7 @@ def mask_paths(root: str, paths: list[str]) -> None:
         raise OSError(errno.EINVAL, "is not the null device (1:3), refusing to mask with it",
                       null)
     for path in paths:
-        target = _existing(root, path)
+        target = mountpoint(root, path, create=False)
         if target is None:
             continue
         if os.path.isdir(target):
@@ -191,25 +193,11 @@ def readonly_paths(root: str, paths: list[str]) -> None:
     the read-only bind keeps them visible for reading.
     """
     for path in paths:
-        target = _existing(root, path)
+        target = mountpoint(root, path, create=False)
         if target is None:
             continue
         native.mount(target, target, None, MS_BIND | MS_REC)
         native.make_readonly(target, recursive=True)
-
-
-def _existing(root: str, path: str) -> str | None:
-    """``root + path`` if it exists and no component of it is a symlink."""
-    current = root
-    for part in (p for p in path.split("/") if p):
-        current = os.path.join(current, part)
-        try:
-            st = os.lstat(current)
-        except FileNotFoundError:
-            return None
-        if stat.S_ISLNK(st.st_mode):
-            raise OSError(errno.ELOOP, "a symlink, refusing to mount on it", current)
-    return current
 
 
 def open_volumes(sources: list[str]) -> list[int]:

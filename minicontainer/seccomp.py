@@ -13,12 +13,12 @@ libseccomp versions); :func:`minicontainer.native.seccomp_load` installs one.
 
 Example::
 
-    from minicontainer import seccomp
+    from minicontainer import native, seccomp
 
     profile = seccomp.default_profile()
-    flt = seccomp.build(profile, capabilities={"CAP_CHOWN"})
-    flt.export(1)          # the pseudo-code libseccomp generated
-    flt.load()             # from now on the filter applies to this process
+    seccomp.build(profile, capabilities={"CAP_CHOWN"}).export(1)   # libseccomp's pseudo-code
+    program = seccomp.compiled(profile, {"CAP_CHOWN"}, "/tmp/bpf-cache")
+    native.seccomp_load(program)    # from now on the filter applies to this process
 """
 
 from __future__ import annotations
@@ -221,16 +221,11 @@ def _action(name: str, errno_ret: int | None, default_errno: int) -> int:
 
 
 class Filter:
-    """A filter built by libseccomp, ready to load into the calling process."""
+    """A filter built by libseccomp.  Its BPF program (:func:`compiled` caches it) is
+    what gets installed, with :func:`minicontainer.native.seccomp_load`."""
 
     def __init__(self, ctx) -> None:
         self._ctx = ffi.gc(ctx, lib.mc_seccomp_release)
-
-    def load(self) -> None:
-        """Install the filter; it stays on this process and everything it starts."""
-        if lib.mc_seccomp_load(self._ctx) == -1:
-            errno = ffi.errno
-            raise OSError(errno, os.strerror(errno), "seccomp_load")
 
     def export(self, fd: int, bpf: bool = False) -> None:
         """Write libseccomp's pseudo-code (or the raw BPF program) to ``fd``."""
