@@ -1,5 +1,26 @@
-"""Only here to hook the cffi module (csrc/) into the setuptools build."""
+"""Only here to hook the cffi module (csrc/) and the static exec stub into the setuptools build."""
+
+import os
+import subprocess
 
 from setuptools import setup
+from setuptools.command.build_ext import build_ext
 
-setup(cffi_modules=["csrc/build_native.py:ffibuilder"])
+# No libc: the stub is a few raw syscalls (csrc/execstub.c), a couple of KB.
+STUB_FLAGS = ["-static", "-nostdlib", "-ffreestanding", "-fno-builtin", "-fno-stack-protector",
+              "-fno-pie", "-no-pie", "-fno-asynchronous-unwind-tables", "-Os", "-s",
+              "-Wl,-z,noseparate-code", "-Wl,--build-id=none", "-Wall", "-Wextra", "-Werror"]
+
+
+class BuildWithStub(build_ext):
+    """build_ext, plus the exec stub placed beside the extension (in the package)."""
+
+    def run(self) -> None:
+        super().run()
+        package_dir = os.path.dirname(self.get_ext_fullpath("minicontainer._native"))
+        os.makedirs(package_dir, exist_ok=True)
+        subprocess.run(["cc", *STUB_FLAGS, "-o", os.path.join(package_dir, "_execstub"),
+                        "csrc/execstub.c"], check=True)
+
+
+setup(cffi_modules=["csrc/build_native.py:ffibuilder"], cmdclass={"build_ext": BuildWithStub})

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <linux/bpf.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
@@ -324,4 +325,135 @@ int mc_seccomp_version(unsigned int *major, unsigned int *minor, unsigned int *m
     *minor = v->minor;
     *micro = v->micro;
     return 0;
+}
+
+int mc_seccomp_syscall_number_arch(const char *arch_name, const char *name)
+{
+    uint32_t arch = seccomp_arch_resolve_name(arch_name);
+    int nr;
+
+    if (arch == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    nr = seccomp_syscall_resolve_name_arch(arch, name);
+    if (nr == __NR_SCMP_ERROR) {
+        errno = ENOENT;
+        return -1;
+    }
+    return nr;
+}
+
+/* ---- eBPF: the device program on a cgroup ---- */
+
+/* Load a BPF_PROG_TYPE_CGROUP_DEVICE program (an array of struct bpf_insn made
+ * in Python) and return its fd.  With log_size > 0 the verifier writes what it
+ * thought of each instruction into log_buf, which is how a refusal is explained. */
+int mc_bpf_load_device_program(const void *insns, size_t length, const char *license,
+                               const char *name, char *log_buf, size_t log_size)
+{
+    union bpf_attr attr;
+
+    if (length == 0 || length % sizeof(struct bpf_insn) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    memset(&attr, 0, sizeof(attr));
+    attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+    attr.insn_cnt = (uint32_t)(length / sizeof(struct bpf_insn));
+    attr.insns = (uint64_t)(uintptr_t)insns;
+    attr.license = (uint64_t)(uintptr_t)license;
+    strncpy(attr.prog_name, name, sizeof(attr.prog_name) - 1);
+    if (log_size > 0) {
+        attr.log_level = 1;
+        attr.log_buf = (uint64_t)(uintptr_t)log_buf;
+        attr.log_size = (uint32_t)log_size;
+        log_buf[0] = '\0';
+    }
+    return syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+}
+
+/* Attach a loaded program to the cgroup open at cgroup_fd for attach_type. */
+int mc_bpf_prog_attach(int cgroup_fd, int prog_fd, unsigned int attach_type, unsigned int flags)
+{
+    union bpf_attr attr;
+
+    memset(&attr, 0, sizeof(attr));
+    attr.target_fd = (uint32_t)cgroup_fd;
+    attr.attach_bpf_fd = (uint32_t)prog_fd;
+    attr.attach_type = attach_type;
+    attr.attach_flags = flags;
+    return syscall(SYS_bpf, BPF_PROG_ATTACH, &attr, sizeof(attr));
+}
+
+/* The ids of the programs attached to the cgroup for attach_type: at most
+ * *count are written to ids, and *count becomes how many there are. */
+int mc_bpf_prog_query(int cgroup_fd, unsigned int attach_type, uint32_t *ids, uint32_t *count)
+{
+    union bpf_attr attr;
+    int rc;
+
+    memset(&attr, 0, sizeof(attr));
+    attr.query.target_fd = (uint32_t)cgroup_fd;
+    attr.query.attach_type = attach_type;
+    attr.query.prog_ids = (uint64_t)(uintptr_t)ids;
+    attr.query.prog_cnt = *count;
+    rc = syscall(SYS_bpf, BPF_PROG_QUERY, &attr, sizeof(attr));
+    *count = attr.query.prog_cnt;
+    return rc;
+}
+
+/* openat2(2): open path relative to dirfd under the RESOLVE_* rules in resolve
+ * (RESOLVE_IN_ROOT: resolve as if dirfd were /, RESOLVE_NO_SYMLINKS: refuse any
+ * symlink on the way).  Always close-on-exec; mode only with O_CREAT/O_TMPFILE. */
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+struct mc_open_how {
+    unsigned long long flags;
+    unsigned long long mode;
+    unsigned long long resolve;
+};
+
+int mc_openat2(int dirfd, const char *path, int flags, unsigned int mode,
+               unsigned long long resolve)
+{
+    struct mc_open_how how;
+
+    memset(&how, 0, sizeof(how));
+    how.flags = (unsigned long long)(unsigned int)(flags | O_CLOEXEC);
+    how.mode = mode;
+    how.resolve = resolve;
+    return syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+/* Set mount attributes (MOUNT_ATTR_NOSUID, _NODEV, _NOEXEC ...) on a mount, or
+ * on a mount and everything below it; attributes not named are left alone. */
+int mc_mount_setattr(const char *path, int recursive, unsigned long long attr_set)
+{
+    struct mc_mount_attr attr;
+
+    memset(&attr, 0, sizeof(attr));
+    attr.attr_set = attr_set;
+    return syscall(SYS_mount_setattr, AT_FDCWD, path,
+                   recursive ? AT_RECURSIVE : 0, &attr, sizeof(attr));
+}
+
+#ifndef MOUNT_ATTR_IDMAP
+#define MOUNT_ATTR_IDMAP 0x00100000
+#endif
+
+/* An idmapped mount: every owner seen through the detached tree at tree_fd is
+ * translated by the uid/gid maps of the user namespace open at userns_fd (the
+ * files on disk keep their ids).  The whole tree, as open_tree cloned it. */
+int mc_mount_setattr_idmap(int tree_fd, int userns_fd)
+{
+    struct mc_mount_attr attr;
+
+    memset(&attr, 0, sizeof(attr));
+    attr.attr_set = MOUNT_ATTR_IDMAP;
+    attr.userns_fd = (unsigned long long)userns_fd;
+    return syscall(SYS_mount_setattr, tree_fd, "", AT_EMPTY_PATH | AT_RECURSIVE,
+                   &attr, sizeof(attr));
 }

@@ -37,3 +37,20 @@ int mc_seccomp_rule_add(void *ctx, uint32_t action, int syscall_nr, unsigned int
 int mc_seccomp_export(void *ctx, int fd, int bpf);
 int mc_seccomp_load_bpf(const void *program, size_t length);
 int mc_seccomp_version(unsigned int *major, unsigned int *minor, unsigned int *micro);
+/* The syscall's number on one architecture; libseccomp's negative pseudo number if
+ * the architecture lacks it or reaches it only through a multiplexer, -1 if unknown. */
+int mc_seccomp_syscall_number_arch(const char *arch_name, const char *name);
+
+/* eBPF for the device layer: the program comes in as raw struct bpf_insn bytes. */
+int mc_bpf_load_device_program(const void *insns, size_t length, const char *license,
+                               const char *name, char *log_buf, size_t log_size);
+int mc_bpf_prog_attach(int cgroup_fd, int prog_fd, unsigned int attach_type, unsigned int flags);
+int mc_bpf_prog_query(int cgroup_fd, unsigned int attach_type, uint32_t *ids, uint32_t *count);
+/* openat2 with its struct open_how spelled out as arguments. */
+int mc_openat2(int dirfd, const char *path, int flags, unsigned int mode,
+               unsigned long long resolve);
+/* mount_setattr that adds attributes (MOUNT_ATTR_NODEV ...) and keeps the rest. */
+int mc_mount_setattr(const char *path, int recursive, unsigned long long attr_set);
+/* Make a detached mount (from mc_open_tree_clone) an idmapped mount: its files'
+ * owners are translated through the id maps of the user namespace at userns_fd. */
+int mc_mount_setattr_idmap(int tree_fd, int userns_fd);

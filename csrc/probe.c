@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -538,6 +539,156 @@ static int try_keyctl_int80(void)
 }
 #endif
 
+#ifdef __x86_64__
+/* The 32-bit entry points of an x86_64 kernel: `int 0x80` runs the i386 table
+ * (other numbers, and socketcall/ipc multiplexers whose arguments sit behind a
+ * pointer), a syscall number with bit 30 set runs the x32 table.  The filter must
+ * hold on each of them, for every rule that looks at an argument. */
+#define X32_BIT 0x40000000L
+#define I386_SOCKETCALL 102
+#define I386_SOCKET 359
+#define I386_IOCTL 54
+#define I386_CLONE 120
+#define I386_PERSONALITY 136
+#define X32_IOCTL 514
+#define SYS_SOCKET_CALL 1
+#define READ_IMPLIES_EXEC 0x0400000
+
+static long int80(long nr, long a, long b, long c)
+{
+    long rc;
+    /* the kernel zeroes r8-r11 on the way back from a compat call */
+    __asm__ volatile("int $0x80" : "=a"(rc) : "a"(nr), "b"(a), "c"(b), "d"(c), "S"(0L), "D"(0L)
+                     : "memory", "r8", "r9", "r10", "r11");
+    return rc;
+}
+
+static int raw_result(long rc)
+{
+    if (rc < 0 && rc > -4096) {
+        errno = (int)-rc;
+        return -1;
+    }
+    return 0;
+}
+
+/* int 0x80 truncates pointers to 32 bits: what it points at must live below 4 GiB. */
+static unsigned int *low_page(void)
+{
+    void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    return page == MAP_FAILED ? NULL : page;
+}
+
+static int try_socket_vsock(void)
+{
+    return socket(AF_VSOCK, SOCK_STREAM, 0) < 0 ? -1 : 0;
+}
+
+static int try_socket_vsock_int80(void)
+{
+    return raw_result(int80(I386_SOCKET, AF_VSOCK, SOCK_STREAM, 0));
+}
+
+static int try_socket_unix_int80(void)
+{
+    return raw_result(int80(I386_SOCKET, AF_UNIX, SOCK_STREAM, 0));
+}
+
+static int socketcall_socket_int80(unsigned int family)
+{
+    unsigned int *args = low_page();
+    if (args == NULL)
+        return -1;
+    args[0] = family;
+    args[1] = SOCK_STREAM;
+    args[2] = 0;
+    return raw_result(int80(I386_SOCKETCALL, SYS_SOCKET_CALL, (long)args, 0));
+}
+
+static int try_socketcall_vsock_int80(void)
+{
+    return socketcall_socket_int80(AF_VSOCK);
+}
+
+static int try_socketcall_unix_int80(void)
+{
+    return socketcall_socket_int80(AF_UNIX);
+}
+
+/* On /dev/null: no terminal is touched; ENOTTY once the call reaches the kernel. */
+static int ioctl_devnull_int80(unsigned long request)
+{
+    unsigned int *arg = low_page();
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (arg == NULL || fd < 0)
+        return -1;
+    return raw_result(int80(I386_IOCTL, fd, (long)request, (long)arg));
+}
+
+static int try_tiocsti_int80(void)
+{
+    return ioctl_devnull_int80(TIOCSTI);
+}
+
+static int try_tioclinux_int80(void)
+{
+    return ioctl_devnull_int80(TIOCLINUX);
+}
+
+static int try_clone_newns_int80(void)
+{
+    long pid = int80(I386_CLONE, CLONE_NEWNS | SIGCHLD, 0, 0);
+    if (pid == 0)
+        _exit(0);
+    if (pid > 0)
+        waitpid((pid_t)pid, NULL, 0);
+    return raw_result(pid);
+}
+
+static int try_personality(void)
+{
+    return syscall(SYS_personality, READ_IMPLIES_EXEC) < 0 ? -1 : 0;
+}
+
+static int try_personality_int80(void)
+{
+    return raw_result(int80(I386_PERSONALITY, READ_IMPLIES_EXEC, 0, 0));
+}
+
+static int try_x32_getpid(void)
+{
+    return syscall(X32_BIT | SYS_getpid) < 0 ? -1 : 0;
+}
+
+static int try_socket_vsock_x32(void)
+{
+    return syscall(X32_BIT | SYS_socket, AF_VSOCK, SOCK_STREAM, 0) < 0 ? -1 : 0;
+}
+
+static int try_tiocsti_x32(void)
+{
+    char c = 0;
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return fd < 0 || syscall(X32_BIT | X32_IOCTL, fd, TIOCSTI, &c) < 0 ? -1 : 0;
+}
+
+static int try_clone_newns_x32(void)
+{
+    long pid = syscall(X32_BIT | SYS_clone, CLONE_NEWNS | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid == 0)
+        _exit(0);
+    if (pid > 0)
+        waitpid((pid_t)pid, NULL, 0);
+    return pid < 0 ? -1 : 0;
+}
+
+static int try_personality_x32(void)
+{
+    return syscall(X32_BIT | SYS_personality, READ_IMPLIES_EXEC) < 0 ? -1 : 0;
+}
+#endif
+
 static const struct {
     const char *name;
     int (*attempt)(void);
@@ -556,6 +707,23 @@ static const struct {
     {"mknod(block device)", try_mknod_block},
     {"ioctl(TIOCSTI)", try_tiocsti},
     {"clone(CLONE_NEWNS)", try_clone_newns},
+#ifdef __x86_64__
+    {"socket(AF_VSOCK)", try_socket_vsock},
+    {"socket(AF_VSOCK)(int 0x80)", try_socket_vsock_int80},
+    {"socket(AF_UNIX)(int 0x80)", try_socket_unix_int80},
+    {"socketcall(SYS_SOCKET,AF_VSOCK)(int 0x80)", try_socketcall_vsock_int80},
+    {"socketcall(SYS_SOCKET,AF_UNIX)(int 0x80)", try_socketcall_unix_int80},
+    {"ioctl(TIOCSTI)(int 0x80)", try_tiocsti_int80},
+    {"ioctl(TIOCLINUX)(int 0x80)", try_tioclinux_int80},
+    {"clone(CLONE_NEWNS)(int 0x80)", try_clone_newns_int80},
+    {"personality(READ_IMPLIES_EXEC)", try_personality},
+    {"personality(READ_IMPLIES_EXEC)(int 0x80)", try_personality_int80},
+    {"getpid(x32)", try_x32_getpid},
+    {"socket(AF_VSOCK)(x32)", try_socket_vsock_x32},
+    {"ioctl(TIOCSTI)(x32)", try_tiocsti_x32},
+    {"clone(CLONE_NEWNS)(x32)", try_clone_newns_x32},
+    {"personality(READ_IMPLIES_EXEC)(x32)", try_personality_x32},
+#endif
 };
 
 /* The errno the attempt got in a child (0: the call succeeded). */
@@ -590,6 +758,7 @@ static const char *errno_name(int e)
     case EROFS: return "EROFS";
     case ESTALE: return "ESTALE";
     case EOPNOTSUPP: return "EOPNOTSUPP";
+    case EAFNOSUPPORT: return "EAFNOSUPPORT";
     default: return "other";
     }
 }

@@ -5,7 +5,8 @@ sets: *bounding* (the most it can ever have again), *permitted* (what it may
 use), *effective* (what the kernel checks now), *inheritable* and *ambient*
 (what survives execve).  A container keeps Docker's 14 defaults; everything
 else, CAP_SYS_ADMIN first of all, is dropped from the bounding set so that not
-even a setuid binary can bring it back.
+even a setuid binary can bring it back.  The inheritable set is empty, as in
+runc, except for a user's ambient capabilities.
 
 Inside a user namespace these are capabilities over that namespace's resources,
 not the host's; without one (``--userns host``) they are the real thing.
@@ -16,7 +17,7 @@ Example::
 
     keep = {"CAP_CHOWN", "CAP_KILL"}
     capabilities.before_user_switch(keep)
-    capabilities.apply(keep, root=True, ambient=set())
+    capabilities.apply(keep, root=True, ambient=set())   # inheritable: empty
 """
 
 from __future__ import annotations
@@ -79,18 +80,27 @@ def before_user_switch(bounding: set[str]) -> None:
     prctl.set_keepcaps(True)
 
 
-def apply(bounding: set[str], root: bool, ambient: set[str]) -> None:
+def apply(bounding: set[str], root: bool, ambient: set[str],
+          inheritable: set[str] | frozenset[str] = frozenset()) -> None:
     """Set the permitted, effective, inheritable and ambient sets, after the user switch.
 
-    Root keeps ``bounding`` in its permitted, effective and inheritable sets.
-    Another user keeps only ``ambient`` (the capabilities added for it), which
-    must be inheritable and permitted before the kernel lets it be ambient; it
-    survives execve because it is ambient.
+    Root keeps ``bounding`` in its permitted and effective sets (execve gives
+    them back to root anyway).  Another user keeps only ``ambient`` (the
+    capabilities added for it), which must be inheritable and permitted before
+    the kernel lets it be ambient; it survives execve because it is ambient.
+
+    The inheritable set holds those ambient ones and only what ``inheritable``
+    asks for: nothing by default.  Whatever it holds, a program file with the
+    same *inheritable file capabilities* gains as permitted, whoever runs it,
+    and the set survives a switch to another user (``su``): held by root, it
+    would hand capabilities to any user of the container (CVE-2022-24769).
     """
-    held = (bounding if root else ambient & bounding) & _in_bounding_set()
+    usable = _in_bounding_set()
+    held = (bounding if root else ambient & bounding) & usable
+    passed_on = _numbers((set(inheritable) | (set() if root else held)) & bounding & usable)
+    prctl.cap_inheritable.limit(*passed_on)
+    prctl.set_caps((passed_on, prctl.CAP_INHERITABLE, True))
     numbers = _numbers(held)
-    prctl.cap_inheritable.limit(*numbers)
-    prctl.set_caps((numbers, prctl.CAP_INHERITABLE, True))
     prctl.cap_effective.limit(*numbers)  # effective must stay within permitted: drop it first
     prctl.cap_permitted.limit(*numbers)
     prctl.set_caps((numbers, prctl.CAP_EFFECTIVE, True))

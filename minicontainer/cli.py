@@ -100,19 +100,38 @@ def _add_run(commands) -> None:
     run.add_argument("-p", "--publish", action="append", default=[],
                      metavar="[ADDR:]HOSTPORT:CTRPORT[/tcp|/udp]",
                      help="with --net bridge: forward a host port to the container (repeatable)")
-    run.add_argument("--subnet", default="10.88.0.0/16", metavar="CIDR",
-                     help="the bridge's private network (default 10.88.0.0/16)")
+    run.add_argument("--subnet", metavar="CIDR",
+                     help="with --net bridge: the bridge's private network "
+                     "(default 10.88.0.0/16)")
     run.add_argument("--userns", choices=("private", "host"), default="private",
                      help="'host': no user namespace, container root is host root")
+    run.add_argument("--userns-range", default="shared", metavar="shared|auto|HOSTUID[:COUNT]",
+                     help="host ids of the user namespace: the range every container shares "
+                     "(default), a 65536-id block of its own ('auto'), or this range")
     run.add_argument("--cap-add", action="append", default=[], metavar="CAP",
                      help="add a capability (CHOWN, CAP_CHOWN, any case; ALL) (repeatable)")
     run.add_argument("--cap-drop", action="append", default=[], metavar="CAP",
                      help="drop a capability (repeatable; ALL drops every one)")
     run.add_argument("--security-opt", action="append", default=[], metavar="OPT",
                      help="no-new-privileges=false | seccomp=unconfined | seccomp=FILE.json | "
-                     "systempaths=unconfined (no masked or read-only paths)")
+                     "systempaths=unconfined (no masked or read-only paths) | "
+                     "devices=unconfined (no device layer: every device node usable) | "
+                     "fd-hygiene=false (inherited fds stay open, the cwd is not checked) | "
+                     "new-session=false (the container keeps the caller's session and tty)")
     run.add_argument("--privileged", action="store_true",
                      help="switch off every hardening layer: for escape demos only")
+    run.add_argument("--rootfs-mode", choices=("pivot", "chroot"), default="pivot",
+                     help="'chroot': chroot into the rootfs instead of pivot_root, leaving the "
+                     "host's tree mounted behind it (runc --no-pivot; for escape demos)")
+    run.add_argument("--rootfs-propagation", default="rprivate", metavar="MODE",
+                     help="mount propagation of the container's mounts: rprivate (default), "
+                     "private, rslave, slave, rshared, shared, runbindable, unbindable")
+    run.add_argument("--device", action="append", default=[], metavar="HOST[:CTR][:rwm]",
+                     help="make the host device node HOST in the container (at CTR) and let "
+                     "the device layer allow it (r read, w write, m mknod) (repeatable)")
+    run.add_argument("--device-cgroup-rule", action="append", default=[],
+                     metavar="'TYPE MAJ:MIN rwm'",
+                     help="allow devices by number, e.g. 'c 1:3 rwm' or 'b 7:* r' (repeatable)")
     limits = run.add_argument_group("resource limits (cgroup v2)")
     limits.add_argument("--memory", metavar="SIZE", help="memory.max, e.g. 64m; an OOM kills "
                         "the whole container")
@@ -130,6 +149,8 @@ def _add_run(commands) -> None:
                         help="io.max wbps (repeatable)")
     run.add_argument("--stats", action="store_true",
                      help="print the container's resource usage on stderr when it ends")
+    run.add_argument("--log-opt", action="append", default=[], metavar="max-size=SIZE",
+                     help="with -d: rotate the log at SIZE (default 4m; one old file kept)")
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG...]")
     run.set_defaults(handler=_run)
 
@@ -145,6 +166,12 @@ def _add_rootfs(commands) -> None:
     imp = rootfs_commands.add_parser("import", help="unpack a rootfs tarball safely")
     imp.add_argument("tarball")
     imp.add_argument("name")
+    imp.add_argument("--max-size", metavar="SIZE", default="4g",
+                     help="refuse more file data than this (default: 4g)")
+    imp.add_argument("--max-files", metavar="N", default="200000",
+                     help="refuse more members than this (default: 200000)")
+    imp.add_argument("--keep-setuid", action="store_true",
+                     help="keep setuid/setgid bits (default: cleared)")
     imp.set_defaults(handler=_rootfs_import)
 
 
@@ -163,6 +190,9 @@ def _add_seccomp(commands) -> None:
     form.add_argument("--pfc", action="store_true", help="libseccomp's pseudo-code (default)")
     form.add_argument("--bpf", action="store_true", help="the BPF program, one instruction a line")
     form.add_argument("--json", action="store_true", help="the profile itself, as JSON")
+    form.add_argument("--by-arch", action="store_true",
+                      help="a table: what each architecture (x86_64, x86 through int 0x80, "
+                      "x32) does with each syscall a rule names")
     show.set_defaults(handler=_seccomp_show)
     check = seccomp_commands.add_parser("check", help="validate a profile")
     check.add_argument("file")
@@ -208,7 +238,8 @@ def _add_kill(commands) -> None:
 
 def _add_stop(commands) -> None:
     stop = commands.add_parser("stop", help="SIGTERM, then SIGKILL after a timeout")
-    stop.add_argument("-t", "--time", type=float, default=10, metavar="SECONDS")
+    stop.add_argument("-t", "--time", default="10", metavar="SECONDS",
+                      help="how long to wait after SIGTERM (default 10)")
     stop.add_argument("id")
     stop.set_defaults(handler=_stop)
 
@@ -239,11 +270,31 @@ def _add_stats(commands) -> None:
     stats.set_defaults(handler=_stats)
 
 
+def _add_devices(commands) -> None:
+    devices = commands.add_parser("devices", help="look at the device layer's BPF program")
+    devices_commands = devices.add_subparsers(dest="devices_command", required=True,
+                                              parser_class=_Parser)
+    show = devices_commands.add_parser(
+        "show", help="print the BPF program a container's cgroup gets",
+        description="Print the cgroup device program, one instruction a line (its 8 bytes "
+        "and what it does), for the default devices plus the rules these flags add.")
+    show.add_argument("--device", action="append", default=[], metavar="HOST[:CTR][:rwm]")
+    show.add_argument("--device-cgroup-rule", action="append", default=[],
+                      metavar="'TYPE MAJ:MIN rwm'")
+    show.set_defaults(handler=_devices_show)
+
+
 def _add_doctor(commands) -> None:
     doctor = commands.add_parser("doctor", help="check what this machine can run",
                                  description="Check the kernel, namespaces, cgroups, overlayfs, "
                                  "libseccomp, the rootfs and nftables; say how to fix what fails.")
     doctor.set_defaults(handler=_doctor)
+
+
+def _add_escape(commands) -> None:
+    from minicontainer.escapes import command
+
+    command.add_parser(commands, _Parser)
 
 
 COMMANDS = {
@@ -262,7 +313,9 @@ COMMANDS = {
     "stats": _add_stats,
     "rootfs": _add_rootfs,
     "seccomp": _add_seccomp,
+    "devices": _add_devices,
     "doctor": _add_doctor,
+    "escape": _add_escape,
 }
 
 
@@ -303,7 +356,8 @@ def config_from_args(args: argparse.Namespace):
     networking = _network_from_args(args, net_shared=bool(shared & Namespace.NET))
     if networking["network"] in ("host", "container"):
         shared |= Namespace.NET
-    return Config(
+    nodes, device_rules = _devices_from_args(args)
+    config = Config(
         args=command,
         env=args.env,
         cwd=args.workdir,
@@ -315,15 +369,35 @@ def config_from_args(args: argparse.Namespace):
         readonly=args.read_only,
         overlay=not args.no_overlay,
         namespaces=ALL & ~shared,
+        userns_range=args.userns_range,
         mounts=[Mount.parse(spec) for spec in args.volume],
         resources=Resources.from_flags(
             memory=args.memory, memory_swap=args.memory_swap, memory_high=args.memory_high,
             cpus=args.cpus, cpu_weight=args.cpu_weight, pids_limit=args.pids_limit,
             cpuset_cpus=args.cpuset_cpus, io_read_bps=args.io_read_bps,
             io_write_bps=args.io_write_bps),
+        devices=nodes,
+        root_mode=args.rootfs_mode,
+        rootfs_propagation=args.rootfs_propagation,
         **hardening,
         **networking,
     )
+    config.resources.devices = device_rules
+    return config
+
+
+def _devices_from_args(args: argparse.Namespace) -> tuple[list, list]:
+    """The nodes ``--device`` makes and the rules it and ``--device-cgroup-rule`` add
+    (in that order, as Docker puts them)."""
+    from minicontainer.config import Device, DeviceRule
+
+    nodes, rules = [], []
+    for spec in args.device:
+        node, rule = Device.parse(spec)
+        nodes.append(node)
+        rules.append(rule)
+    rules += [DeviceRule.parse(spec) for spec in args.device_cgroup_rule]
+    return nodes, rules
 
 
 def _network_from_args(args: argparse.Namespace, net_shared: bool) -> dict:
@@ -339,7 +413,11 @@ def _network_from_args(args: argparse.Namespace, net_shared: bool) -> dict:
         raise ConfigError("share", "net", f"contradicts --net {args.net}")
     if net_shared:
         mode = "host"
-    fields: dict = {"network": mode, "subnet": args.subnet}
+    if args.subnet is not None and mode != "bridge":
+        raise ConfigError("subnet", args.subnet, "needs --net bridge")
+    fields: dict = {"network": mode}
+    if args.subnet is not None:
+        fields["subnet"] = args.subnet
     if mode == "host" and not net_shared:
         print("minicontainer: warning: --net host: the container shares the host's network "
               "stack, so it can reach services listening on the host's loopback and its "
@@ -368,6 +446,21 @@ def _network_from_args(args: argparse.Namespace, net_shared: bool) -> dict:
     return fields
 
 
+_HYGIENE_OPTIONS = {"fd-hygiene": "close_fds", "new-session": "new_session"}
+
+
+def _hygiene_from_args(security_opt: list[str]) -> dict:
+    """The fd hygiene and new session switches (``--security-opt fd-hygiene=false``,
+    ``new-session=false``).  ``--privileged`` leaves them on, as Docker's does: they
+    guard against leaks of the runtime itself, not against what a privilege allows."""
+    fields = {}
+    for opt in security_opt:
+        key, _, value = opt.partition("=")
+        if key in _HYGIENE_OPTIONS and value in ("true", "false"):
+            fields[_HYGIENE_OPTIONS[key]] = value == "true"
+    return fields
+
+
 def _hardening_from_args(args: argparse.Namespace, uid: int) -> dict:
     """The capability, no_new_privs, seccomp and system-path fields the flags ask for."""
     from minicontainer import capabilities
@@ -381,12 +474,15 @@ def _hardening_from_args(args: argparse.Namespace, uid: int) -> dict:
                 raise ConfigError(flag, name, "is not a capability") from None
     if args.privileged:
         print("minicontainer: warning: --privileged: every capability, no seccomp, no "
-              "no_new_privs, nothing masked, /proc/sys and /sys writable", file=sys.stderr)
+              "no_new_privs, nothing masked, /proc/sys and /sys writable, every device "
+              "usable", file=sys.stderr)
         return {"capabilities": capabilities.ALL, "no_new_privileges": False,
                 "seccomp": False, "masked_paths": [], "readonly_paths": [],
-                "sys_readonly": False}
+                "sys_readonly": False, "device_cgroup": False,
+                **_hygiene_from_args(args.security_opt)}
     caps, added = capabilities.resolve(DEFAULT_CAPABILITIES, args.cap_add, args.cap_drop)
-    fields: dict = {"capabilities": caps, "ambient_capabilities": added if uid != 0 else set()}
+    fields: dict = {"capabilities": caps, "ambient_capabilities": added if uid != 0 else set(),
+                    **_hygiene_from_args(args.security_opt)}
     for opt in args.security_opt:
         key, _, value = opt.partition("=")
         if key == "no-new-privileges" and value in ("", "true", "false"):
@@ -400,10 +496,24 @@ def _hardening_from_args(args: argparse.Namespace, uid: int) -> dict:
         elif opt == "systempaths=unconfined":
             fields["masked_paths"] = []
             fields["readonly_paths"] = []
+        elif opt == "devices=unconfined":
+            fields["device_cgroup"] = False
+        elif key in _HYGIENE_OPTIONS and value in ("true", "false"):
+            pass  # read by _hygiene_from_args
         else:
             raise ConfigError("security-opt", opt, "is not no-new-privileges=true|false, "
-                              "seccomp=unconfined|FILE or systempaths=unconfined")
+                              "seccomp=unconfined|FILE, systempaths=unconfined, "
+                              "devices=unconfined, fd-hygiene=true|false or "
+                              "new-session=true|false")
     return fields
+
+
+def _devices_show(args: argparse.Namespace) -> int:
+    from minicontainer import devices
+
+    _, rules = _devices_from_args(args)
+    print(devices.listing(devices.compile_rules(devices.effective_rules(rules))))
+    return 0
 
 
 def _store(args: argparse.Namespace):
@@ -424,14 +534,31 @@ def _run(args: argparse.Namespace) -> int:
     if args.detach and args.stats:
         raise ConfigError("stats", "--stats", "goes with a foreground run; for a detached "
                           "container use `minicontainer stats ID`")
+    log_max_size = _log_max_size(args.log_opt)
+    if args.log_opt and not args.detach:
+        raise ConfigError("log-opt", args.log_opt[0], "goes with -d: a foreground container "
+                          "writes to the terminal, not to a log")
     container = Container(config_from_args(args), args.name, root=args.root)
     if args.detach:
-        print(container.start(auto_remove=args.rm))
+        print(container.start(auto_remove=args.rm, log_max_size=log_max_size))
         return 0
     code = container.run()
     if args.stats and container.final_stats is not None:
         print(format_stats(container.final_stats), file=sys.stderr)
     return code
+
+
+def _log_max_size(options: list[str]) -> int | None:
+    """``--log-opt max-size=SIZE`` (the only option there is) -> bytes."""
+    from minicontainer.config import ConfigError, parse_size
+
+    size = None
+    for option in options:
+        key, sep, value = option.partition("=")
+        if key != "max-size" or not sep:
+            raise ConfigError("log-opt", option, "is not max-size=SIZE")
+        size = parse_size("log-opt max-size", value)
+    return size
 
 
 def format_stats(stats: dict) -> str:
@@ -449,8 +576,12 @@ def _rootfs_build(args: argparse.Namespace) -> int:
 
 def _rootfs_import(args: argparse.Namespace) -> int:
     from minicontainer import rootfs
+    from minicontainer.config import parse_int, parse_size
 
-    print(rootfs.import_tarball(args.tarball, args.name))
+    print(rootfs.import_tarball(args.tarball, args.name,
+                                max_size=parse_size("max-size", args.max_size),
+                                max_members=parse_int("max-files", args.max_files, 1),
+                                keep_setuid=args.keep_setuid))
     return 0
 
 
@@ -468,9 +599,9 @@ def _ps(args: argparse.Namespace) -> int:
         status = c["status"]
         if status == "stopped" and c.get("exitCode") is not None:
             status = f"exited({c['exitCode']})"
-        pid = c["pid"] if c["status"] in ("running", "paused") else "-"
-        command = " ".join(c["config"]["process"]["args"])
-        print(f"{c['id']:16} {status:12} {pid!s:>7}  {c['created']:20} {command[:60]}")
+        pid = c.get("pid") if c["status"] in ("running", "paused") else "-"
+        command = " ".join(c.get("config", {}).get("process", {}).get("args", []))
+        print(f"{c['id']:16} {status:12} {pid!s:>7}  {c.get('created', '?'):20} {command[:60]}")
     return 0
 
 
@@ -503,8 +634,9 @@ def _kill(args: argparse.Namespace) -> int:
 
 def _stop(args: argparse.Namespace) -> int:
     from minicontainer import lifecycle
+    from minicontainer.config import parse_duration
 
-    lifecycle.stop(_store(args), args.id, args.time)
+    lifecycle.stop(_store(args), args.id, parse_duration("time", args.time))
     print(args.id)
     return 0
 
@@ -512,25 +644,40 @@ def _stop(args: argparse.Namespace) -> int:
 def _rm(args: argparse.Namespace) -> int:
     from minicontainer import lifecycle
     from minicontainer.config import ConfigError
+    from minicontainer.errors import ContainerError
 
     store = _store(args)
     if args.all:
-        for removed in lifecycle.cleanup(store, everything=args.force):
-            print(removed)
-        return 0
+        return _report_removed(*lifecycle.cleanup(store, everything=args.force))
     if not args.ids:
         raise ConfigError("id", "", "is missing: minicontainer rm [-f] ID... (or --all)")
+    removed, failed = [], {}
     for container_id in args.ids:
-        lifecycle.remove(store, container_id, args.force)
-        print(container_id)
-    return 0
+        try:
+            lifecycle.remove(store, container_id, args.force)
+            removed.append(container_id)
+        except ContainerError as e:
+            failed[container_id] = str(e)
+    return _report_removed(removed, failed)
 
 
 def _cleanup(args: argparse.Namespace) -> int:
     from minicontainer import lifecycle
 
-    for removed in lifecycle.cleanup(_store(args)):
-        print(removed)
+    return _report_removed(*lifecycle.cleanup(_store(args)))
+
+
+def _report_removed(removed: list[str], failed: dict[str, str]) -> int:
+    """Print the removed ids; if some could not be removed, one error line for all."""
+    from minicontainer.errors import ContainerError
+
+    for container_id in removed:
+        print(container_id)
+    if len(failed) == 1:
+        raise ContainerError(next(iter(failed.values())))
+    if failed:
+        raise ContainerError(f"{len(failed)} containers were not removed: "
+                             + "; ".join(failed.values()))
     return 0
 
 
@@ -575,7 +722,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
 def _seccomp_show(args: argparse.Namespace) -> int:
     from minicontainer import capabilities, seccomp
-    from minicontainer.config import DEFAULT_CAPABILITIES
+    from minicontainer.config import DEFAULT_CAPABILITIES, ConfigError
 
     profile = seccomp.load_file(args.profile) if args.profile else seccomp.default_profile()
     if args.json:
@@ -583,7 +730,19 @@ def _seccomp_show(args: argparse.Namespace) -> int:
 
         print(json.dumps(profile, indent=2))
         return 0
+    for name in args.cap_add:
+        try:
+            capabilities.normalize(name)
+        except ValueError:
+            raise ConfigError("cap-add", name, "is not a capability") from None
     caps, _ = capabilities.resolve(DEFAULT_CAPABILITIES, args.cap_add, [])
+    if args.by_arch:
+        titles, rows = seccomp.by_arch(profile, caps)
+        widths = [max(len(row[i]) for row in [titles, *rows]) for i in range(len(titles) - 1)]
+        for row in [titles, *rows]:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)),
+                  row[-1])
+        return 0
     syscall_filter = seccomp.build(profile, caps)
     sys.stdout.flush()
     if not args.bpf:
@@ -621,6 +780,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.debug:
         os.environ["MINICONTAINER_DEBUG"] = "1"
     try:
+        from minicontainer.config import parse_state_root
+
+        args.root = parse_state_root(args.root)
         return args.handler(args)
     except BrokenPipeError:
         # The reader went away (`| head`): not an error of ours.

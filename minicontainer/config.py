@@ -84,34 +84,89 @@ class Mount:
         return cls(parts[0], parts[1], readonly=len(parts) == 3 and parts[2] == "ro")
 
 
-_SIZE_SUFFIXES = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+_SIZE_SUFFIXES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 CPU_PERIOD = 100_000
+# Written out as [0-9], not \d or int() alone: int() also takes ' 7 ', '1_000' and '٣'.
+_INTEGER = re.compile(r"[0-9]+")
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
+_SIZE = re.compile(r"([0-9]+)([kmgt]?)b?", re.IGNORECASE)
+MAX_SIZE = 2**63 - 1  # what the kernel's cgroup files take
+MAX_DURATION = 365 * 24 * 3600
 
 
-def parse_size(field: str, text: str) -> int:
-    """``64m``, ``1g``, ``512k``, ``1048576`` -> bytes; more than 0."""
-    value = text.strip().lower()
-    number, suffix = value.rstrip("bkmgt"), value[len(value.rstrip("bkmgt")):]
-    if suffix.endswith("b") and len(suffix) == 2:
-        suffix = suffix[0]
-    if suffix not in _SIZE_SUFFIXES or not number.isdigit():
-        raise ConfigError(field, text, "is not a size (a number with an optional k, m or g)")
-    size = int(number) * _SIZE_SUFFIXES[suffix]
+def parse_int(field: str, text: str, low: int = 0, high: int | None = None) -> int:
+    """A whole number of ASCII digits from ``low`` to ``high``; anything else (spaces,
+    signs, underscores, other scripts' digits) is a :class:`ConfigError` naming ``field``."""
+    if not isinstance(text, str) or not _INTEGER.fullmatch(text):
+        raise ConfigError(field, text, "is not a whole number (digits 0-9 only)")
+    value = int(text)
+    if value < low or (high is not None and value > high):
+        raise ConfigError(field, text, f"must be from {low} to {high}" if high is not None
+                          else f"must be at least {low}")
+    return value
+
+
+def parse_decimal(field: str, text: str, low: float, high: float) -> float:
+    """A decimal number such as ``0.5`` or ``2``, from ``low`` to ``high``: no exponent,
+    no ``nan`` or ``inf``, no spaces."""
+    if not isinstance(text, str) or not _DECIMAL.fullmatch(text):
+        raise ConfigError(field, text, "is not a decimal number (such as 2 or 0.5)")
+    value = float(text)
+    if not low <= value <= high:
+        raise ConfigError(field, text, f"must be from {low:g} to {high:g}")
+    return value
+
+
+def parse_duration(field: str, text: str) -> float:
+    """Seconds, as a decimal number from 0 to a year."""
+    return parse_decimal(field, text, 0, MAX_DURATION)
+
+
+def parse_size(field: str, text: str, high: int = MAX_SIZE, what: str = "") -> int:
+    """``64m``, ``1g``, ``512k``, ``1048576`` -> bytes; more than 0, at most ``high``
+    (``what`` says where that bound comes from)."""
+    match = _SIZE.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise ConfigError(field, text, "is not a size (digits 0-9 with an optional k, m, g "
+                          "or t)")
+    size = int(match[1]) * _SIZE_SUFFIXES[match[2].lower()]
     if size <= 0:
         raise ConfigError(field, text, "must be more than 0")
+    if size > high:
+        raise ConfigError(field, text, f"is more than {what or 'the largest size'} "
+                          f"({high} bytes)")
     return size
 
 
+def host_memory() -> tuple[int, int]:
+    """The host's RAM and swap in bytes (``MemTotal``, ``SwapTotal`` of /proc/meminfo)."""
+    found = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            found[key] = int(value.split()[0]) * 1024
+    return found["MemTotal"], found.get("SwapTotal", 0)
+
+
+def host_pid_max() -> int:
+    """The most pids this kernel hands out (``kernel.pid_max``)."""
+    with open("/proc/sys/kernel/pid_max") as f:
+        return int(f.read())
+
+
 def _parse_cpuset(field: str, text: str) -> str:
+    """``0-1,3``: every CPU named must be one this process may run on."""
     cpus = set()
-    try:
-        for part in text.split(","):
-            first, _, last = part.partition("-")
-            cpus.update(range(int(first), int(last or first) + 1))
-    except ValueError:
-        raise ConfigError(field, text, "is not a CPU list such as 0-1,3") from None
+    for part in text.split(","):
+        first, sep, last = part.partition("-")
+        if not _INTEGER.fullmatch(first) or sep and not _INTEGER.fullmatch(last):
+            raise ConfigError(field, text, "is not a CPU list such as 0-1,3")
+        low, high = int(first), int(last) if sep else int(first)
+        if low > high:
+            raise ConfigError(field, text, f"has a range that goes backwards ({part})")
+        cpus.update(range(low, min(high, 1 << 16) + 1))
     available = os.sched_getaffinity(0)
-    if not cpus or not cpus <= available:
+    if not cpus <= available:
         raise ConfigError(field, text, f"names CPUs this machine lacks (it has "
                           f"{','.join(map(str, sorted(available)))})")
     return text
@@ -120,7 +175,7 @@ def _parse_cpuset(field: str, text: str) -> str:
 def _device_number(field: str, device: str) -> str:
     """``/dev/sda`` or ``8:0`` -> ``8:0``, the form io.max takes; a block device only."""
     major, sep, minor = device.partition(":")
-    if sep and major.isdigit() and minor.isdigit():
+    if sep and _INTEGER.fullmatch(major) and _INTEGER.fullmatch(minor):
         if not os.path.exists(f"/sys/dev/block/{device}"):
             raise ConfigError(field, device, "is not a block device of this machine")
         return device
@@ -138,6 +193,7 @@ class Resources:
 
     ``swap`` is the swap a container may use beyond ``memory`` (``memory.swap.max``);
     with a memory limit and no swap given, it gets none, so the limit is the limit.
+    ``devices`` (:class:`DeviceRule`) come before the device layer's defaults.
     """
 
     def __init__(
@@ -153,6 +209,7 @@ class Resources:
         cpuset_cpus: str | None = None,
         io_read_bps: list[tuple[str, int]] | None = None,
         io_write_bps: list[tuple[str, int]] | None = None,
+        devices: list[DeviceRule] | None = None,
     ) -> None:
         self.memory = memory
         self.swap = swap
@@ -164,6 +221,7 @@ class Resources:
         self.cpuset_cpus = cpuset_cpus
         self.io_read_bps = list(io_read_bps or [])
         self.io_write_bps = list(io_write_bps or [])
+        self.devices = list(devices or [])
 
     def __bool__(self) -> bool:
         return any(value not in (None, []) for key, value in vars(self).items()
@@ -180,38 +238,31 @@ class Resources:
         ``--memory-swap`` is Docker's: memory plus swap, ``-1`` for unlimited swap.
         """
         resources = cls()
+        ram, swap = host_memory() if memory or memory_swap or memory_high else (0, 0)
         if memory is not None:
-            resources.memory = parse_size("memory", memory)
+            resources.memory = parse_size("memory", memory, ram, "this machine's memory")
         if memory_swap is not None:
             if resources.memory is None:
                 raise ConfigError("memory-swap", memory_swap, "needs --memory as well")
-            if memory_swap.strip() == "-1":
+            if memory_swap == "-1":
                 resources.swap = "max"
             else:
-                total = parse_size("memory-swap", memory_swap)
+                total = parse_size("memory-swap", memory_swap, ram + swap,
+                                   "this machine's memory and swap")
                 if total < resources.memory:
                     raise ConfigError("memory-swap", memory_swap,
                                       "is less than --memory (it counts memory plus swap)")
                 resources.swap = total - resources.memory
         if memory_high is not None:
-            resources.memory_high = parse_size("memory-high", memory_high)
+            resources.memory_high = parse_size("memory-high", memory_high, ram,
+                                               "this machine's memory")
         if cpus is not None:
-            try:
-                count = float(cpus)
-            except ValueError:
-                raise ConfigError("cpus", cpus, "is not a number of CPUs") from None
-            if not 0.01 <= count <= (os.cpu_count() or 1):
-                raise ConfigError("cpus", cpus, f"must be from 0.01 to this machine's "
-                                  f"{os.cpu_count()} CPUs")
+            count = parse_decimal("cpus", cpus, 0.01, os.cpu_count() or 1)
             resources.cpu_quota = round(count * CPU_PERIOD)
         if cpu_weight is not None:
-            if not cpu_weight.isdigit() or not 1 <= int(cpu_weight) <= 10000:
-                raise ConfigError("cpu-weight", cpu_weight, "must be from 1 to 10000")
-            resources.cpu_weight = int(cpu_weight)
+            resources.cpu_weight = parse_int("cpu-weight", cpu_weight, 1, 10000)
         if pids_limit is not None:
-            if not pids_limit.isdigit() or int(pids_limit) < 1:
-                raise ConfigError("pids-limit", pids_limit, "must be a number from 1")
-            resources.pids = int(pids_limit)
+            resources.pids = parse_int("pids-limit", pids_limit, 1, host_pid_max())
         if cpuset_cpus is not None:
             resources.cpuset_cpus = _parse_cpuset("cpuset-cpus", cpuset_cpus)
         for field, specs, target in (("io-read-bps", io_read_bps, resources.io_read_bps),
@@ -243,6 +294,8 @@ class Resources:
                             "rate": rate} for d, rate in entries]
         if io:
             doc["blockIO"] = io
+        if self.devices:
+            doc["devices"] = [rule.to_oci() for rule in self.devices]
         unified = {}
         if self.memory_high is not None:
             unified["memory.high"] = str(self.memory_high)
@@ -277,6 +330,7 @@ class Resources:
             pids=doc.get("pids", {}).get("limit"), cpuset_cpus=cpu.get("cpus"),
             io_read_bps=devices("throttleReadBpsDevice"),
             io_write_bps=devices("throttleWriteBpsDevice"),
+            devices=[DeviceRule.from_oci(rule) for rule in doc.get("devices", [])],
         )
 
 
@@ -291,13 +345,19 @@ class Config:
     ``uid_mappings`` / ``gid_mappings``
         ``linux.uidMappings`` / ``linux.gidMappings``; ``None`` means the default
         unprivileged range, ``[]`` with no user namespace.
+    ``userns_range``
+        minicontainer's own: ``"shared"`` (the mappings as given; by default the
+        range every container shares), ``"auto"`` (a block of host ids of its own,
+        allocated at start) or ``"HOSTUID:COUNT"`` (that range); with a range of its
+        own the rootfs is seen through an idmapped mount (see ``parse_userns_range``).
     ``rootfs``, ``readonly``
         ``root.path`` and ``root.readonly``; ``None`` is the default busybox rootfs.
     ``overlay``
         minicontainer's own: a per-container writable layer keeps the rootfs pristine.
-    ``capabilities``, ``ambient_capabilities``
-        ``process.capabilities``: the bounding set (also permitted, effective and
-        inheritable for root) and, for a non-root user, the ones it keeps as ambient.
+    ``capabilities``, ``ambient_capabilities``, ``inheritable_capabilities``
+        ``process.capabilities``: the bounding set (also permitted and effective
+        for root), for a non-root user the ones it keeps as ambient, and what the
+        inheritable set holds besides those ambient ones (nothing by default).
     ``no_new_privileges``
         ``process.noNewPrivileges``.
     ``seccomp``, ``seccomp_profile``
@@ -307,11 +367,28 @@ class Config:
         ``linux.maskedPaths``, ``linux.readonlyPaths``, and the ``ro`` option of /sys.
     ``resources``
         ``linux.resources``: cgroup limits (:class:`Resources`).
+    ``devices``, ``device_cgroup``
+        ``linux.devices``: device nodes made in the container (:class:`Device`).
+        ``device_cgroup`` is the device layer: a BPF program on the container's cgroup
+        that lets it use only the default devices and ``resources.devices``; off, every
+        device is allowed (in OCI terms, an allow-all rule at the end of the list).
     ``network``, ``ports``, ``subnet``, ``network_path``
         ``none`` (a network namespace with loopback only), ``host`` (the host's),
         ``bridge`` (a veth on the ``mc0`` bridge, addresses from ``subnet``, ``ports``
         published through NAT), or ``container`` (the network namespace at
         ``network_path``, an OCI namespace entry with a path).
+    ``root_mode``
+        ``"pivot"`` (pivot_root, then the old root detached) or ``"chroot"`` (runc's
+        ``--no-pivot``: the host's tree stays mounted under a chroot). OCI has no field
+        for it: it travels as the annotation ``minicontainer.rootMode``.
+    ``rootfs_propagation``
+        ``linux.rootfsPropagation``: the propagation of the container's mounts
+        (one of ``PROPAGATIONS``); ``"rprivate"`` lets no mount event cross either way.
+    ``close_fds``, ``new_session``
+        fd hygiene (every fd above 2 closed, the cwd proved inside the root) and a
+        session of its own for the init (no controlling terminal to type into).
+        minicontainer's own, as the annotations ``minicontainer.closeFds`` and
+        ``minicontainer.newSession``.
     """
 
     def __init__(
@@ -330,9 +407,11 @@ class Config:
         namespaces: Namespace = ALL,
         uid_mappings: list[idmap.IdMapping] | None = None,
         gid_mappings: list[idmap.IdMapping] | None = None,
+        userns_range: str = "shared",
         mounts: list[Mount] | None = None,
         capabilities: set[str] | frozenset[str] = DEFAULT_CAPABILITIES,
         ambient_capabilities: set[str] | frozenset[str] = frozenset(),
+        inheritable_capabilities: set[str] | frozenset[str] = frozenset(),
         no_new_privileges: bool = True,
         seccomp: bool = True,
         seccomp_profile: dict | None = None,
@@ -344,6 +423,12 @@ class Config:
         ports: list | None = None,
         subnet: str = "10.88.0.0/16",
         network_path: str | None = None,
+        devices: list[Device] | None = None,
+        device_cgroup: bool = True,
+        root_mode: str = "pivot",
+        rootfs_propagation: str = "rprivate",
+        close_fds: bool = True,
+        new_session: bool = True,
     ) -> None:
         self.args = list(args)
         self.env = list(env) if env is not None else []
@@ -356,6 +441,12 @@ class Config:
         self.readonly = readonly
         self.overlay = overlay
         self.namespaces = Namespace(namespaces)
+        self.userns_range = userns_range = parse_userns_range(userns_range)
+        if userns_range not in ("shared", "auto") and self.user_namespace:
+            host_id, _, count = userns_range.partition(":")
+            own = [idmap.IdMapping(0, int(host_id), int(count))]
+            uid_mappings = own if uid_mappings is None else uid_mappings
+            gid_mappings = own if gid_mappings is None else gid_mappings
         if uid_mappings is None:
             uid_mappings = idmap.default_mappings("uid") if self.user_namespace else []
         if gid_mappings is None:
@@ -365,6 +456,7 @@ class Config:
         self.mounts = list(mounts) if mounts is not None else []
         self.capabilities = set(capabilities)
         self.ambient_capabilities = set(ambient_capabilities)
+        self.inheritable_capabilities = set(inheritable_capabilities)
         self.no_new_privileges = no_new_privileges
         self.seccomp = seccomp
         self.seccomp_profile = seccomp_profile
@@ -376,6 +468,12 @@ class Config:
         self.ports = list(ports or [])
         self.subnet = subnet
         self.network_path = network_path
+        self.devices = list(devices or [])
+        self.device_cgroup = device_cgroup
+        self.root_mode = root_mode
+        self.rootfs_propagation = rootfs_propagation
+        self.close_fds = close_fds
+        self.new_session = new_session
 
     def may_mount_own(self, namespace: Namespace) -> bool:
         """Whether a fresh filesystem of ``namespace`` can be mounted (procfs for pid,
@@ -439,16 +537,37 @@ class Config:
             if not os.path.isdir(self.rootfs):
                 raise ConfigError("rootfs", self.rootfs, "is not a directory")
         self._check_network()
+        self._check_userns_range()
         for field, paths in (("masked_paths", self.masked_paths),
                              ("readonly_paths", self.readonly_paths)):
             for path in paths:
                 if not path.startswith("/"):
                     raise ConfigError(field, path, "is not an absolute path")
         for m in self.mounts:
+            if m.destination.startswith("/") and os.path.normpath(m.destination) in ("/", "//"):
+                raise ConfigError("volume", f"{m.source}:{m.destination}",
+                                  "would cover the container's whole root: mount it below /")
             if not os.path.exists(m.source):
                 raise ConfigError("volume", m.source, "does not exist on the host")
             if not m.destination.startswith("/"):
                 raise ConfigError("volume", m.destination, "is not an absolute container path")
+        for node in self.devices:
+            if not node.path.startswith("/") or node.kind not in ("b", "c"):
+                raise ConfigError("devices", node, "needs an absolute path and type b or c")
+        self._check_switches()
+
+    def _check_switches(self) -> None:
+        if self.root_mode not in ROOT_MODES:
+            raise ConfigError("root_mode", self.root_mode, "is not pivot or chroot")
+        if self.rootfs_propagation not in PROPAGATIONS:
+            raise ConfigError("rootfs_propagation", self.rootfs_propagation,
+                              f"is not one of {', '.join(PROPAGATIONS)}")
+        for field in ("close_fds", "new_session"):
+            if not isinstance(getattr(self, field), bool):
+                raise ConfigError(field, getattr(self, field), "is not true or false")
+        if self.terminal and not self.new_session:
+            raise ConfigError("new_session", False, "contradicts terminal: a -t pty becomes "
+                              "the controlling terminal of a session of the init's own")
 
     def _check_network(self) -> None:
         own = bool(self.namespaces & Namespace.NET)
@@ -462,6 +581,13 @@ class Config:
             raise ConfigError("net", "container", "needs the container to join")
         if self.ports and self.network != "bridge":
             raise ConfigError("publish", self.ports[0], "needs --net bridge")
+        published: dict = {}
+        for port in self.ports:
+            key = (port.host_port, port.protocol)
+            if key in published:
+                raise ConfigError("publish", port, f"uses host port {port.host_port}/"
+                                  f"{port.protocol} again (after {published[key]!r})")
+            published[key] = port
         if self.network == "bridge":
             from minicontainer.network import check_subnet
 
@@ -469,6 +595,17 @@ class Config:
                 check_subnet(self.subnet)
             except ValueError as e:
                 raise ConfigError("subnet", self.subnet, str(e)) from None
+
+    def _check_userns_range(self) -> None:
+        if self.userns_range == "shared":
+            return
+        if not self.user_namespace:
+            raise ConfigError("userns_range", self.userns_range,
+                              "needs a user namespace, but --userns host is set")
+        if not self.overlay:
+            raise ConfigError("userns_range", self.userns_range,
+                              "needs the overlay: the rootfs is owned for the shared range, "
+                              "and with --no-overlay the runtime writes into it directly")
 
     def _check_ids(self) -> None:
         for field, value, mappings in (
@@ -498,6 +635,12 @@ class Config:
             linux["seccomp"] = self.seccomp_profile or {"profile": "minicontainer default"}
         if self.resources:
             linux["resources"] = self.resources.to_oci()
+        if not self.device_cgroup:
+            resources = linux.setdefault("resources", {})
+            resources["devices"] = [*resources.get("devices", []),
+                                    DeviceRule(True, "a", access="rwm").to_oci()]
+        if self.devices:
+            linux["devices"] = [node.to_oci() for node in self.devices]
         if self.user_namespace:
             linux["uidMappings"] = [m.to_oci() for m in self.uid_mappings]
             linux["gidMappings"] = [m.to_oci() for m in self.gid_mappings]
@@ -518,13 +661,22 @@ class Config:
         }
         if self.hostname is not None:
             doc["hostname"] = self.hostname
+        if self.rootfs_propagation != "rprivate":
+            linux["rootfsPropagation"] = self.rootfs_propagation
+        annotations = {key: str(getattr(self, field)).lower()
+                       for key, (field, default) in _ANNOTATIONS.items()
+                       if getattr(self, field) != default}
+        if annotations:
+            doc["annotations"] = annotations
         return doc
 
     def _oci_capabilities(self) -> dict[str, list[str]]:
         bounding = sorted(self.capabilities)
         held = bounding if self.uid == 0 else sorted(self.ambient_capabilities)
+        ambient = [] if self.uid == 0 else held
         return {"bounding": bounding, "permitted": held, "effective": held,
-                "inheritable": held, "ambient": [] if self.uid == 0 else held}
+                "inheritable": sorted(self.inheritable_capabilities | set(ambient)),
+                "ambient": ambient}
 
     @classmethod
     def from_oci(cls, doc: dict, bundle: str = ".") -> Config:
@@ -576,6 +728,9 @@ class Config:
             capabilities=set(caps.get("bounding", [])) if caps is not None
             else DEFAULT_CAPABILITIES,
             ambient_capabilities=set(caps.get("ambient", [])) if caps else frozenset(),
+            # ambient ones must be inheritable too; they are added back for whoever holds them
+            inheritable_capabilities=set(caps.get("inheritable", [])) - set(caps.get("ambient", []))
+            if caps else frozenset(),
             no_new_privileges=process.get("noNewPrivileges", True),
             seccomp="seccomp" in linux,
             seccomp_profile=seccomp if seccomp and "defaultAction" in seccomp else None,
@@ -585,6 +740,9 @@ class Config:
             network="container" if network_path else (
                 "none" if namespaces & Namespace.NET else "host"),
             network_path=network_path,
+            devices=[Device.from_oci(node) for node in linux.get("devices", [])],
+            rootfs_propagation=linux.get("rootfsPropagation", "rprivate"),
+            **_switches_from_annotations(doc.get("annotations", {})),
         )
 
 
@@ -598,6 +756,32 @@ _OCI_NAMESPACE = {
     Namespace.CGROUP: "cgroup",
 }
 _OCI_NAMESPACE_BY_TYPE = {v: k for k, v in _OCI_NAMESPACE.items()}
+ROOT_MODES = ("pivot", "chroot")
+# runc's values for linux.rootfsPropagation but (r)unbindable: the runtime must still
+# clone the volumes and the rootfs from below /.
+PROPAGATIONS = ("rprivate", "private", "rslave", "slave", "rshared", "shared")
+# Switches OCI has no field for: annotation key -> (Config field, default).
+_ANNOTATIONS = {
+    "minicontainer.rootMode": ("root_mode", "pivot"),
+    "minicontainer.closeFds": ("close_fds", True),
+    "minicontainer.newSession": ("new_session", True),
+}
+
+
+def _switches_from_annotations(annotations: dict) -> dict:
+    """The Config fields our own annotations set (other annotations are not ours)."""
+    fields: dict = {}
+    for key, (field, default) in _ANNOTATIONS.items():
+        if key not in annotations:
+            continue
+        value = annotations[key]
+        if isinstance(default, bool):
+            if value not in ("true", "false"):
+                raise ConfigError(f"annotations.{key}", value, "is not true or false")
+            fields[field] = value == "true"
+        else:
+            fields[field] = value
+    return fields
 
 
 def _mappings(linux: dict, key: str, namespaces: Namespace) -> list[idmap.IdMapping] | None:
@@ -633,15 +817,225 @@ def parse_namespaces(names: str) -> Namespace:
     return flags
 
 
+def parse_state_root(path: str) -> str:
+    """``--root DIR``: an absolute path that is, or can become, a directory."""
+    if not path.startswith("/") or "\0" in path:
+        raise ConfigError("root", path, "is not an absolute path")
+    existing = path
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ConfigError("root", path, f"cannot be a directory: {existing} is not one")
+    return path
+
+
+def parse_userns_range(spec: str) -> str:
+    """``shared``, ``auto`` or ``HOSTUID[:COUNT]`` (COUNT 65536 if not given), as
+    ``--userns-range`` takes it; the range in its canonical ``HOSTUID:COUNT`` form."""
+    if spec in ("shared", "auto"):
+        return spec
+    host_text, sep, count_text = spec.partition(":")
+    host_id = parse_int("userns_range", host_text, 1, idmap.MAX_HOST_ID)
+    count = parse_int("userns_range", count_text, 1, idmap.MAX_HOST_ID) if sep \
+        else idmap.BLOCK_SIZE
+    if host_id + count - 1 > idmap.MAX_HOST_ID:
+        raise ConfigError("userns_range", spec,
+                          f"ends after host id {idmap.MAX_HOST_ID}, the last one there is")
+    for kind in ("uid", "gid"):
+        shared = idmap.shared_range(kind)
+        if host_id < shared.host_id + shared.size and shared.host_id < host_id + count:
+            raise ConfigError("userns_range", spec,
+                              f"overlaps the shared {kind} range {shared.host_id}-"
+                              f"{shared.host_id + shared.size - 1}: use 'shared' for it")
+    return f"{host_id}:{count}"
+
+
 def parse_user(spec: str) -> tuple[int, int | None]:
     """``UID[:GID]`` with numbers, as ``-u`` takes it."""
-    uid_text, _, gid_text = spec.partition(":")
-    try:
-        uid = int(uid_text)
-        gid = int(gid_text) if gid_text else None
-    except ValueError:
-        raise ConfigError("user", spec, "is not UID[:GID] with numeric ids") from None
+    uid_text, sep, gid_text = spec.partition(":")
+    if not _INTEGER.fullmatch(uid_text) or sep and not _INTEGER.fullmatch(gid_text):
+        raise ConfigError("user", spec, "is not UID[:GID] with numeric ids (digits 0-9 only)")
+    uid, gid = int(uid_text), int(gid_text) if sep else None
     for value in (uid, gid):
         if value is not None and not 0 <= value <= MAX_ID:
             raise ConfigError("user", spec, f"has an id outside 0..{MAX_ID}")
     return uid, gid
+
+
+_DEVICE_KINDS = {"a": "any device", "b": "block device", "c": "char device"}
+MAX_DEVICE_NUMBER = 0x7FFFFFFF  # what a BPF immediate holds; Linux uses 12 + 20 bits
+
+
+def _device_access(field: str, value: object, access: object) -> str:
+    """``rwm`` letters (read, write, mknod), each at most once, at least one."""
+    if not isinstance(access, str) or not access or set(access) - set("rwm") or len(
+            set(access)) != len(access):
+        raise ConfigError(field, value, "has an access other than letters from rwm "
+                          "(r read, w write, m mknod)")
+    return access
+
+
+def _device_number_or_any(field: str, value: object, number: object) -> int | None:
+    """A major or minor number; None (or -1, runc's wildcard) matches any."""
+    if number is None or number == -1:
+        return None
+    if isinstance(number, bool) or not isinstance(number, int) or not (
+            0 <= number <= MAX_DEVICE_NUMBER):
+        raise ConfigError(field, value, f"has a device number that is not 0..{MAX_DEVICE_NUMBER}")
+    return number
+
+
+class DeviceRule:
+    """Allow or deny an access to devices (an OCI ``linux.resources.devices`` entry).
+
+    ``kind`` is ``a`` (any), ``b`` (block) or ``c`` (char); ``major`` or ``minor``
+    None matches any number; ``access`` holds letters of ``rwm`` (read, write,
+    mknod).  The device layer turns a list of these into its BPF program.
+    """
+
+    __slots__ = ("allow", "kind", "major", "minor", "access")
+
+    def __init__(self, allow: bool, kind: str = "a", major: int | None = None,
+                 minor: int | None = None, access: str = "rwm") -> None:
+        self.allow = allow
+        self.kind = kind
+        self.major = major
+        self.minor = minor
+        self.access = access
+
+    def __repr__(self) -> str:
+        return f"DeviceRule({'allow' if self.allow else 'deny'} {self})"
+
+    def __str__(self) -> str:
+        major, minor = ("*" if n is None else str(n) for n in (self.major, self.minor))
+        return f"{self.kind} {major}:{minor} {self.access}"
+
+    def to_oci(self) -> dict[str, object]:
+        """This rule as an OCI ``linux.resources.devices`` entry."""
+        doc: dict[str, object] = {"allow": self.allow, "type": self.kind, "access": self.access}
+        for key in ("major", "minor"):
+            if getattr(self, key) is not None:
+                doc[key] = getattr(self, key)
+        return doc
+
+    @classmethod
+    def from_oci(cls, doc: object) -> DeviceRule:
+        """An OCI ``linux.resources.devices`` entry; errors name that field."""
+        field = "linux.resources.devices"
+        if not isinstance(doc, dict) or not isinstance(doc.get("allow"), bool):
+            raise ConfigError(field, doc, "is not an object with a boolean 'allow'")
+        kind = doc.get("type", "a")
+        if kind not in _DEVICE_KINDS:
+            raise ConfigError(field, doc, "has a type other than a, b or c")
+        return cls(doc["allow"], kind, _device_number_or_any(field, doc, doc.get("major")),
+                   _device_number_or_any(field, doc, doc.get("minor")),
+                   _device_access(field, doc, doc.get("access", "rwm")))
+
+    @classmethod
+    def parse(cls, spec: str) -> DeviceRule:
+        """``TYPE MAJOR:MINOR ACCESS`` with ``*`` for any number, as Docker's
+        ``--device-cgroup-rule`` takes it (``c 1:3 rwm``, ``b 7:* r``): an allow rule."""
+        field = "device-cgroup-rule"
+        parts = spec.split(" ")
+        numbers = parts[1].split(":") if len(parts) == 3 else []
+        if len(numbers) != 2 or parts[0] not in _DEVICE_KINDS:
+            raise ConfigError(field, spec, "is not TYPE MAJOR:MINOR ACCESS (such as 'c 1:3 rwm')")
+        parsed = []
+        for text in numbers:
+            if text == "*":
+                parsed.append(None)
+            elif text.isascii() and text.isdigit():
+                parsed.append(_device_number_or_any(field, spec, int(text)))
+            else:
+                raise ConfigError(field, spec, "has a device number that is not digits or *")
+        return cls(True, parts[0], parsed[0], parsed[1], _device_access(field, spec, parts[2]))
+
+
+class Device:
+    """A device node made in the container (an OCI ``linux.devices`` entry).
+
+    ``kind`` is ``c`` or ``b``; ``file_mode``, ``uid`` and ``gid`` are the node's.
+    ``host_path`` is the host node it copies (``--device``): inside a user
+    namespace, where mknod is refused, that host node is bind-mounted instead.
+    Making a node does not let the container use it: a :class:`DeviceRule` does.
+    """
+
+    __slots__ = ("path", "kind", "major", "minor", "file_mode", "uid", "gid", "host_path")
+
+    def __init__(self, path: str, kind: str, major: int, minor: int, file_mode: int = 0o666,
+                 uid: int = 0, gid: int = 0, host_path: str | None = None) -> None:
+        self.path = path
+        self.kind = kind
+        self.major = major
+        self.minor = minor
+        self.file_mode = file_mode
+        self.uid = uid
+        self.gid = gid
+        self.host_path = host_path
+
+    def __repr__(self) -> str:
+        return f"Device({self.path!r}, {self.kind!r}, {self.major}, {self.minor})"
+
+    def to_oci(self) -> dict[str, object]:
+        """This node as an OCI ``linux.devices`` entry."""
+        return {"path": self.path, "type": self.kind, "major": self.major, "minor": self.minor,
+                "fileMode": self.file_mode, "uid": self.uid, "gid": self.gid}
+
+    @classmethod
+    def from_oci(cls, doc: object) -> Device:
+        """An OCI ``linux.devices`` entry (types c, u and b); errors name that field."""
+        field = "linux.devices"
+        if not isinstance(doc, dict) or not isinstance(doc.get("path"), str) or not doc[
+                "path"].startswith("/"):
+            raise ConfigError(field, doc, "is not an object with an absolute 'path'")
+        kind = {"c": "c", "u": "c", "b": "b"}.get(doc.get("type"))
+        if kind is None:
+            raise ConfigError(field, doc, "has a type other than c, u or b (fifos are not "
+                              "supported)")
+        numbers = [doc.get("major"), doc.get("minor")]
+        if None in numbers or -1 in numbers:
+            raise ConfigError(field, doc, "needs a major and a minor number")
+        major, minor = (_device_number_or_any(field, doc, n) for n in numbers)
+        ids = [doc.get("fileMode", 0o666), doc.get("uid", 0), doc.get("gid", 0)]
+        if any(isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_ID
+               for v in ids) or ids[0] > 0o7777:
+            raise ConfigError(field, doc, "has a fileMode, uid or gid out of range")
+        return cls(doc["path"], kind, major, minor, *ids)
+
+    @classmethod
+    def parse(cls, spec: str) -> tuple[Device, DeviceRule]:
+        """``HOST[:CONTAINER][:PERMISSIONS]``, as Docker's ``--device`` takes it.
+
+        The node copies the host node's type, numbers, mode and owner; the rule
+        lets the container use it with ``PERMISSIONS`` (letters of ``rwm``, all
+        three by default).
+        """
+        field = "device"
+        parts = spec.split(":")
+        if len(parts) == 1:
+            host, container, access = parts[0], parts[0], "rwm"
+        elif len(parts) == 2 and parts[1].startswith("/"):
+            host, container, access = parts[0], parts[1], "rwm"
+        elif len(parts) == 2:
+            host, container, access = parts[0], parts[0], parts[1]
+        elif len(parts) == 3:
+            host, container, access = parts
+        else:
+            host = container = access = ""
+        if not host or not container:
+            raise ConfigError(field, spec, "is not HOST[:CONTAINER][:PERMISSIONS]")
+        _device_access(field, spec, access)
+        if not container.startswith("/") or os.path.normpath(container) in ("/", "/dev"):
+            raise ConfigError(field, spec, "needs an absolute container path for the node")
+        try:
+            st = os.stat(host)
+        except OSError as e:
+            raise ConfigError(field, spec, f"names a host path that cannot be used: "
+                              f"{e.strerror}") from None
+        if not (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)):
+            raise ConfigError(field, spec, "names a host path that is not a device node")
+        kind = "b" if stat.S_ISBLK(st.st_mode) else "c"
+        major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
+        node = cls(os.path.normpath(container), kind, major, minor, stat.S_IMODE(st.st_mode),
+                   st.st_uid, st.st_gid, host_path=host)
+        return node, DeviceRule(True, kind, major, minor, access)

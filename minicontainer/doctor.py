@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from minicontainer import cgroups, idmap, rootfs, seccomp
+from minicontainer import cgroups, devices, idmap, rootfs, seccomp
 
 MIN_KERNEL = (5, 12)  # mount_setattr; clone3 into a cgroup needs 5.7, overlay in a userns 5.11
 ALL_CONTROLLERS = ("cpu", "cpuset", "io", "memory", "pids")
@@ -69,7 +69,8 @@ def check_cgroups() -> Finding:
     """cgroup v2 and which of its controllers can limit containers."""
     hierarchy = cgroups.find_hierarchy()
     if hierarchy is None:
-        return Finding("warn", "no cgroup v2 mount: containers run without limits or pause",
+        return Finding("fail", "no cgroup v2 mount: containers run without limits or pause, "
+                       "and only with --security-opt devices=unconfined (no device layer)",
                        "boot with systemd.unified_cgroup_hierarchy=1")
     have = sorted(c for c in ALL_CONTROLLERS if c in hierarchy.controllers)
     missing = sorted(set(ALL_CONTROLLERS) - set(have))
@@ -80,6 +81,19 @@ def check_cgroups() -> Finding:
                    f"{' '.join(missing)}: limits on them are refused",
                    "boot with systemd.unified_cgroup_hierarchy=1 (the default on Debian 12), "
                    "or run `make test-vm`")
+
+
+def check_device_programs() -> Finding | None:
+    """A cgroup device program loads, for the device layer; None without root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        devices.try_load()
+    except OSError as e:
+        return Finding("fail", f"BPF cgroup device programs do not load here ({e.strerror}): "
+                       "containers start only with --security-opt devices=unconfined",
+                       "a kernel with CONFIG_BPF_SYSCALL and CONFIG_CGROUP_BPF")
+    return Finding("ok", "BPF cgroup device programs load (the device layer)")
 
 
 def check_overlayfs() -> Finding:
@@ -121,7 +135,8 @@ def check_nftables() -> Finding:
 
 
 CHECKS = (check_root, check_kernel, check_user_namespaces, check_apparmor_userns,
-          check_cgroups, check_overlayfs, check_libseccomp, check_rootfs, check_nftables)
+          check_cgroups, check_device_programs, check_overlayfs, check_libseccomp, check_rootfs,
+          check_nftables)
 
 
 def run_checks() -> list[Finding]:

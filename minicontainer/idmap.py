@@ -7,7 +7,11 @@ on a bind mount belongs to host uid ``1000000000`` (by default), not to root.
 
 The range comes from a ``minicontainer`` line in ``/etc/subuid`` and
 ``/etc/subgid`` when there is one (``minicontainer:1000000000:65536``), otherwise
-from ``DEFAULT_HOST_ID`` and ``DEFAULT_SIZE``.
+from ``DEFAULT_HOST_ID`` and ``DEFAULT_SIZE``.  Every container shares that range
+unless it asks for one of its own (``--userns-range``): then
+:class:`RangeAllocator` hands out a distinct block, and the rootfs, whose files
+are owned for the shared range, is seen through an idmapped mount
+(:func:`shifted_tree`) that shifts its owners into the container's block.
 """
 
 from __future__ import annotations
@@ -17,6 +21,12 @@ import os
 DEFAULT_HOST_ID = 1_000_000_000
 DEFAULT_SIZE = 65536
 SUBID_OWNER = "minicontainer"
+# One block per container with a range of its own; the blocks follow the shared
+# range.  (uid_t)-1 means "no id" to the kernel, so the last block ends before it.
+BLOCK_SIZE = 65536
+MAX_HOST_ID = 2**32 - 2
+RANGES_DIR = "/run/minicontainer-userns"
+_CLONE_NEWUSER = 0x10000000
 
 
 class IdMapping:
@@ -122,3 +132,204 @@ def switch_user(uid: int, gid: int, groups: list[int]) -> None:
     os.setgroups(groups)
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
+
+
+def shared_range(kind: str) -> IdMapping:
+    """The range every container shares by default, for ``"uid"`` or ``"gid"``."""
+    return default_mappings(kind)[0]
+
+
+def shifted_tree(rootfs: str, uid_range: IdMapping, gid_range: IdMapping) -> int:
+    """A detached, idmapped copy of the mount of ``rootfs``: an fd for the init.
+
+    The rootfs on disk is owned for the shared range (its root is host uid
+    ``1000000000``).  Seen through this mount, host id ``shared + N`` is
+    ``uid_range.host_id + N``, so the container's root owns the files as before,
+    and what it writes through the mount is stored with the shared ids again.
+    An idmapped mount takes its translation from the id maps of a user
+    namespace: a short-lived child makes one, we write its maps and keep an fd.
+    """
+    from minicontainer import native
+
+    userns = _mapping_namespace(
+        _shift(shared_range("uid"), uid_range), _shift(shared_range("gid"), gid_range))
+    try:
+        tree = native.open_tree_clone(rootfs, recursive=True)
+        try:
+            native.mount_setattr_idmap(tree, userns)
+        except BaseException:
+            os.close(tree)
+            raise
+    finally:
+        os.close(userns)
+    return tree
+
+
+def attach_tree(tree: int | None, target: str, rootfs: str) -> str:
+    """In the init: put the idmapped rootfs from :func:`shifted_tree` on ``target``
+    and return where the rootfs now is (``rootfs`` itself when there is no tree).
+
+    The overlay is then mounted on ``target`` again, over the tree it uses as
+    its lower layer.
+    """
+    if tree is None:
+        return rootfs
+    from minicontainer import native
+
+    native.move_mount(tree, target)
+    os.close(tree)
+    return target
+
+
+def _shift(shared: IdMapping, own: IdMapping) -> IdMapping:
+    """The idmapped-mount line that turns the shared range into ``own``."""
+    return IdMapping(shared.host_id, own.host_id, min(shared.size, own.size))
+
+
+def _mapping_namespace(uid_line: IdMapping, gid_line: IdMapping) -> int:
+    """An fd of a new user namespace whose maps are these lines (its only process
+    exits at once: the fd keeps the namespace)."""
+    from minicontainer import native
+
+    go_r, go_w = os.pipe2(os.O_CLOEXEC)
+    pid = native.clone(_CLONE_NEWUSER)
+    if pid == 0:
+        os.close(go_w)  # so that the parent closing its end is an end of file here
+        os.read(go_r, 1)
+        os._exit(0)
+    os.close(go_r)
+    try:
+        write_maps(pid, [uid_line], [gid_line])
+        return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.close(go_w)
+        os.waitpid(pid, 0)
+
+
+class RangeAllocator:
+    """The host id blocks of the containers that have a range of their own.
+
+    ``ranges.json`` in ``state_dir`` maps each block's first host id to its
+    owner: the container id and the runtime process (pid and kernel start time)
+    that holds it.  Every change happens under the lock beside it.  A block is
+    freed when the container stops or is removed; one whose owner died without
+    freeing it (``kill -9``) is reclaimed once no process runs with one of its
+    uids any more, as the bridge reclaims the leases of dead containers.
+    """
+
+    def __init__(self, state_dir: str = RANGES_DIR) -> None:
+        self.state_dir = state_dir
+        self.path = os.path.join(state_dir, "ranges.json")
+
+    def allocate(self, container_id: str, pid: int, start_time: int | None) -> int:
+        """A free block for ``container_id``, owned by ``pid``: its first host id
+        (the same number for uids and gids)."""
+        with self._lock():
+            blocks = self._load()
+            self._reclaim(blocks)
+            first = max(r.host_id + r.size for r in (shared_range("uid"), shared_range("gid")))
+            for host_id in range(first, MAX_HOST_ID - BLOCK_SIZE + 2, BLOCK_SIZE):
+                if str(host_id) not in blocks:
+                    break
+            else:
+                raise OSError(f"every host id block above {first} is in use")
+            blocks[str(host_id)] = {"id": container_id, "pid": pid, "startTime": start_time}
+            self._save(blocks)
+            return host_id
+
+    def adopt(self, container_id: str, pid: int, start_time: int | None) -> None:
+        """Make ``pid`` the owner of the blocks of ``container_id`` (a detached
+        container's monitor takes them over from the command that started it)."""
+        self._change(container_id, None, {"pid": pid, "startTime": start_time})
+
+    def release(self, container_id: str, host_id: int | None = None) -> None:
+        """Give up the blocks of ``container_id`` (only the one at ``host_id`` if
+        given); nothing to free is fine.  A block some process still runs in (a
+        child that outlived the container) stays until :meth:`reclaim` finds it idle."""
+        self._change(container_id, host_id, {"pid": None, "startTime": None})
+
+    def reclaim(self) -> None:
+        """Free the blocks whose owner is gone and whose uids no process runs as."""
+        self._change(None, None, {})
+
+    def blocks(self) -> dict[int, dict]:
+        """The blocks held now: first host id -> {id, pid, startTime} (no lock: a hint)."""
+        return {int(k): v for k, v in self._load().items()}
+
+    def held_by(self, container_id: str) -> list[str]:
+        """What ``container_id`` holds here, for a report of leftovers."""
+        return [f"host id block {first}" for first, owner in self.blocks().items()
+                if owner.get("id") == container_id]
+
+    def _change(self, container_id: str | None, host_id: int | None, owner: dict) -> None:
+        """Give the blocks of ``container_id`` (at ``host_id``) this owner, then
+        reclaim; the file is left alone when there is none."""
+        if not os.path.exists(self.path):
+            return
+        with self._lock():
+            blocks = self._load()
+            for first, current in blocks.items():
+                if current.get("id") == container_id and host_id in (None, int(first)):
+                    current.update(owner)
+            self._reclaim(blocks)
+            self._save(blocks)
+
+    def _reclaim(self, blocks: dict) -> None:
+        from minicontainer.state import alive
+
+        gone = [first for first, owner in blocks.items()
+                if not alive(owner.get("pid"), owner.get("startTime"))]
+        if gone:
+            in_use = _uids_in_use()
+            for first in gone:
+                start = int(first)
+                if not any(start <= uid < start + BLOCK_SIZE for uid in in_use):
+                    del blocks[first]
+
+    def _load(self) -> dict:
+        import json
+
+        try:
+            with open(self.path) as f:
+                return json.load(f)["blocks"]
+        except FileNotFoundError:
+            return {}
+
+    def _save(self, blocks: dict) -> None:
+        """Write the blocks atomically; with none left, the file goes (nothing stays)."""
+        import json
+
+        if not blocks:
+            if os.path.exists(self.path):
+                os.unlink(self.path)
+            return
+        partial = f"{self.path}.{os.getpid()}"
+        with open(partial, "w") as f:
+            json.dump({"blocks": blocks}, f)
+        os.rename(partial, self.path)
+
+    def _lock(self):
+        from minicontainer.state import Lock
+
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        return Lock(os.path.join(self.state_dir, ".lock"))
+
+
+def _uids_in_use() -> set[int]:
+    """Every uid (real, effective, saved, filesystem) some live host process runs as
+    (a zombie, waiting to be reaped, can no longer act)."""
+    found: set[int] = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                for line in f:
+                    if line.startswith("State:") and line.split()[1] in ("Z", "X"):
+                        break
+                    if line.startswith("Uid:"):
+                        found.update(int(u) for u in line.split()[1:])
+                        break
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found

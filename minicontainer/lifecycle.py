@@ -17,14 +17,24 @@ capabilities, no_new_privs and seccomp filter as the container's own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
 
-from minicontainer.config import Config, ConfigError
-from minicontainer.errors import ContainerError
+from minicontainer import idmap
+from minicontainer.config import Config, ConfigError, parse_int
+from minicontainer.errors import ContainerError, describe
 from minicontainer.namespaces import Namespace, members
-from minicontainer.state import NETWORK_DIR, Scratch, StateStore, alive, valid_id
+from minicontainer.state import (
+    CONTAINERS_DIR,
+    NETWORK_DIR,
+    STATE_ROOT,
+    Scratch,
+    StateStore,
+    alive,
+    valid_id,
+)
 
 ACTIVE = ("creating", "running", "paused")
 
@@ -35,19 +45,22 @@ def status(state: dict) -> str:
     While its monitor lives the record is kept true (the monitor records the exit);
     a record still active whose monitor is gone lost its ending: unknown.
     """
-    stored = state["status"]
-    if stored not in ACTIVE or alive(state["monitorPid"], state["monitorStartTime"]):
+    stored = state.get("status")
+    if stored not in ACTIVE + ("stopped",):
+        return "unknown"  # a record another version wrote, or no record at all
+    if stored not in ACTIVE or alive(state.get("monitorPid"), state.get("monitorStartTime")):
         return stored
-    if stored != "creating" and alive(state["pid"], state["pidStartTime"]):
+    if stored != "creating" and alive(state.get("pid"), state.get("pidStartTime")):
         return stored
     return "unknown"
 
 
 def get(store: StateStore, container_id: str) -> dict:
     """The record of ``container_id`` with its current status; an error if there is none."""
-    state = store.load(container_id) if valid_id(container_id) else None
+    state = _load_partial(store, container_id) if valid_id(container_id) else None
     if state is None:
         raise ContainerError(f"no such container: {container_id}")
+    state["id"] = container_id
     state["status"] = status(state)
     return state
 
@@ -57,13 +70,14 @@ def list_containers(store: StateStore | None = None, include_stopped: bool = Tru
     store = store or StateStore()
     found = []
     for container_id in store.ids():
-        state = store.load(container_id)
+        state = _load_partial(store, container_id)
         if state is None:
             continue
+        state["id"] = container_id
         state["status"] = status(state)
         if include_stopped or state["status"] in ACTIVE:
             found.append(state)
-    return sorted(found, key=lambda s: s["created"])
+    return sorted(found, key=lambda s: str(s.get("created", "")))
 
 
 def _running(store: StateStore, container_id: str, action: str) -> dict:
@@ -85,8 +99,8 @@ def kill(store: StateStore, container_id: str, signum: int = signal.SIGTERM) -> 
 
 def parse_signal(text: str) -> int:
     """``TERM``, ``SIGTERM``, ``sigterm`` or ``15`` -> 15."""
-    if text.isdigit():
-        number = int(text)
+    if text[:1].isdigit():
+        number = parse_int("signal", text, 1)
         if number not in {s.value for s in signal.Signals}:
             raise ConfigError("signal", text, "is not a signal number")
         return number
@@ -99,9 +113,11 @@ def parse_signal(text: str) -> int:
 
 def wait(store: StateStore, container_id: str, timeout: float | None = None) -> int | None:
     """Wait until the container is no longer running; its exit code, None if unrecorded."""
+    if timeout is not None and not 0 <= timeout < float("inf"):  # nan too
+        raise ConfigError("timeout", timeout, "must be a finite number of seconds, 0 or more")
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        state = store.load(container_id)
+        state = _load_partial(store, container_id)
         if state is None:
             return None
         current = status(state)
@@ -121,7 +137,7 @@ def stop(store: StateStore, container_id: str, timeout: float = 10) -> int | Non
     try:
         return wait(store, container_id, timeout)
     except TimeoutError:
-        _kill_all(state)
+        _kill_all(container_id, state)
         return wait(store, container_id, 10)
 
 
@@ -133,10 +149,15 @@ def _cgroup(state: dict):
     return Cgroup(state["cgroup"])
 
 
-def _kill_all(state: dict) -> None:
-    if state.get("cgroup") and os.path.isdir(state["cgroup"]):
-        _cgroup(state).kill()
-    elif alive(state["pid"], state["pidStartTime"]):
+def _kill_all(container_id: str, state: dict | None) -> None:
+    """SIGKILL every process of the container: its cgroup, found from the id (a crash
+    may come before the cgroup was recorded), or else its first process."""
+    from minicontainer.cgroups import Cgroup, container_path
+
+    cgroup = container_path(container_id)
+    if cgroup is not None and os.path.isdir(cgroup):
+        Cgroup(cgroup).kill()
+    elif state and alive(state.get("pid"), state.get("pidStartTime")):
         os.kill(state["pid"], signal.SIGKILL)
 
 
@@ -157,41 +178,169 @@ def unpause(store: StateStore, container_id: str) -> None:
 def remove(store: StateStore, container_id: str, force: bool = False) -> None:
     """Delete a container and everything it owned; a running one only with ``force``.
 
-    After a crash of its monitor this is also the cleanup: the processes, the
-    cgroup, the overlay directories and the record all go.
+    After a crash this is also the cleanup, whatever the crash left: a record, a
+    state directory without one, or only a scratch directory or a cgroup.  Every
+    step runs even if one before it failed; the failures are raised together.
     """
-    state = get(store, container_id)
-    if state["status"] in ACTIVE and not force:
-        raise ContainerError(f"container {container_id} is {state['status']}: stop it first, "
+    if not valid_id(container_id):
+        raise ContainerError(f"no such container: {container_id}")
+    state = _load_partial(store, container_id)
+    if state is None and not _leftovers(store, container_id):
+        raise ContainerError(f"no such container: {container_id}")
+    current = status(state or {})
+    if state is None and not force and not _orphan(store, container_id):
+        raise ContainerError(f"container {container_id} has no record here but processes in "
+                             "its cgroup (or a record in the default store): remove it with -f")
+    if current in ACTIVE and not force:
+        raise ContainerError(f"container {container_id} is {current}: stop it first, "
                              "or remove it with -f")
-    _kill_all(state)
-    monitor = (state["monitorPid"], state["monitorStartTime"])
-    deadline = time.monotonic() + 10
-    while alive(*monitor) and time.monotonic() < deadline:
-        time.sleep(0.02)  # the monitor records the exit and frees what it can itself
-    with store.lock(container_id):
+    errors: list[str] = []
+    _step(errors, "processes", lambda: _stop_monitor(container_id, state, force))
+    with _lock_if_present(store, container_id):
         from minicontainer.cgroups import Cgroup, container_path
 
-        cgroup = container_path(container_id)  # derived: a crash may come before it was recorded
+        cgroup = container_path(container_id)
         if cgroup is not None:
-            Cgroup(cgroup).destroy()
-        if state.get("network", {}).get("mode") == "bridge":
-            from minicontainer.network import BridgeNetwork
+            _step(errors, "cgroup", Cgroup(cgroup).destroy)
+        from minicontainer.network import BridgeNetwork
 
-            BridgeNetwork(NETWORK_DIR, state["network"]["subnet"]).detach(container_id)
-        Scratch(container_id).remove()
-        store.remove(container_id)
+        # Whatever the record says: a crash during attach leaves a lease it never recorded.
+        _step(errors, "network", lambda: BridgeNetwork(NETWORK_DIR).detach(container_id))
+        _step(errors, "scratch", Scratch(container_id).remove)
+        _step(errors, "userns range", lambda: idmap.RangeAllocator().release(container_id))
+        _step(errors, "state", lambda: store.remove(container_id))
+    if errors:
+        raise ContainerError(f"removing {container_id}: {'; '.join(errors)}")
 
 
-def cleanup(store: StateStore, everything: bool = False) -> list[str]:
-    """Remove every container that is not running (stopped, or left behind by a crash);
-    with ``everything``, the running ones too (``rm -f --all``)."""
-    removed = []
-    for state in list_containers(store):
-        if everything or state["status"] in ("stopped", "unknown"):
-            remove(store, state["id"], force=everything)
-            removed.append(state["id"])
-    return removed
+def _load_partial(store: StateStore, container_id: str) -> dict | None:
+    """The record, or None if it is missing or unreadable (a crash, another version)."""
+    try:
+        state = store.load(container_id)
+    except ValueError:
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _leftovers(store: StateStore, container_id: str) -> list[str]:
+    """What the host still holds under ``container_id``: its state directory, scratch
+    directory and cgroup, those that exist."""
+    from minicontainer.cgroups import container_path
+    from minicontainer.network import BridgeNetwork
+
+    paths = (store.dir(container_id), Scratch(container_id).dir, container_path(container_id))
+    found = [p for p in paths if p is not None and os.path.lexists(p)]
+    return (found + BridgeNetwork(NETWORK_DIR).held_by(container_id)
+            + idmap.RangeAllocator().held_by(container_id))
+
+
+def _stop_monitor(container_id: str, state: dict | None, force: bool) -> None:
+    """Kill the container and wait for its monitor (or foreground runtime) to end: it
+    records the exit and frees what it can itself.  While it lives, the cgroup is
+    killed again (a container still being created may appear in it); with ``force``,
+    a monitor that outlives the wait is killed too."""
+    _kill_all(container_id, state)
+    if not state:
+        return
+    monitor = (state.get("monitorPid"), state.get("monitorStartTime"))
+    deadline = time.monotonic() + 10
+    while alive(*monitor):
+        if time.monotonic() > deadline:
+            if not force:
+                raise ContainerError(f"its monitor (pid {monitor[0]}) did not end")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(monitor[0], signal.SIGKILL)
+        time.sleep(0.02)
+        _kill_all(container_id, state)
+
+
+@contextlib.contextmanager
+def _lock_if_present(store: StateStore, container_id: str):
+    """The container's lock while its state directory exists (a foreground runtime
+    removes it when its container ends); nothing to lock out otherwise."""
+    try:
+        lock = store.lock(container_id).__enter__()
+    except (FileNotFoundError, NotADirectoryError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _step(errors: list[str], what: str, action) -> None:
+    """Run one removal step; a failure is noted in ``errors`` and the next step runs."""
+    try:
+        action()
+    except Exception as e:  # noqa: BLE001 - each step is independent; all are reported
+        errors.append(f"{what}: {describe(e)}")
+
+
+def cleanup(store: StateStore, everything: bool = False) -> tuple[list[str], dict[str, str]]:
+    """Remove every container that is not running (stopped, or left behind by a crash,
+    with a record or without one); with ``everything``, the running ones too
+    (``rm -f --all``).  Goes on past a failure: the removed ids, and the ones that
+    could not be removed with why."""
+    removed, failed = [], {}
+    for container_id in _all_ids(store):
+        state = _load_partial(store, container_id)
+        if state is None and not _orphan(store, container_id):
+            continue
+        if not everything and state is not None and status(state) in ACTIVE:
+            continue
+        try:
+            remove(store, container_id, force=everything)
+            removed.append(container_id)
+        except ContainerError as e:
+            failed[container_id] = str(e)
+    from minicontainer.network import BridgeNetwork, NetworkError
+
+    try:
+        BridgeNetwork(NETWORK_DIR).reclaim()  # leases of containers gone without a record
+    except NetworkError as e:
+        failed["network"] = f"network: {e.strerror}"
+    try:
+        idmap.RangeAllocator().reclaim()  # blocks of runtimes killed before they freed them
+    except OSError as e:
+        failed["userns range"] = f"userns range: {describe(e)}"
+    return removed, failed
+
+
+def _all_ids(store: StateStore) -> list[str]:
+    """Every id this host holds something for: records, scratch directories, cgroups."""
+    from minicontainer import cgroups
+
+    found = set(store.ids())
+    hierarchy = cgroups.find_hierarchy()
+    parents = [CONTAINERS_DIR]
+    if hierarchy is not None:
+        parents.append(os.path.join(hierarchy.mountpoint, cgroups.BASE))
+    for parent in parents:
+        if os.path.isdir(parent):
+            found.update(e.name for e in os.scandir(parent)
+                         if e.is_dir(follow_symlinks=False) and valid_id(e.name))
+    return sorted(found)
+
+
+def _orphan(store: StateStore, container_id: str) -> bool:
+    """Whether what ``container_id`` left has no owner: no record in this store (looked
+    up under the store's lock, which registration holds) nor in the default one, and
+    no process in its cgroup (a live container of yet another ``--root`` has some)."""
+    from minicontainer.cgroups import container_path
+
+    for owner in {store.root: store, STATE_ROOT: StateStore(STATE_ROOT)}.values():
+        with owner.lock():
+            if _load_partial(owner, container_id) is not None:
+                return False
+    cgroup = container_path(container_id)
+    if cgroup is None:
+        return True
+    try:
+        with open(os.path.join(cgroup, "cgroup.events")) as f:
+            return "populated 1" not in f.read()  # counts processes of sub-cgroups too
+    except (FileNotFoundError, NotADirectoryError):
+        return True
 
 
 def inspect(store: StateStore, container_id: str) -> dict:
@@ -221,28 +370,23 @@ def stats(store: StateStore, container_id: str) -> dict:
 def log_path(store: StateStore, container_id: str) -> str:
     """The log file of a detached container; an error for a foreground one."""
     state = get(store, container_id)
-    if not state["detached"]:
+    if not state.get("detached"):
         raise ContainerError(f"container {container_id} runs in the foreground: its output "
                              "goes to the terminal that started it, not to a log")
     return store.log_path(container_id)
 
 
 def follow_log(store: StateStore, container_id: str, out: int, follow: bool) -> None:
-    """Copy the log to ``out``; with ``follow``, keep copying until the container stops."""
-    path = log_path(store, container_id)
-    with open(path, "rb") as log:
-        while True:
-            chunk = log.read(65536)
-            if chunk:
-                os.write(out, chunk)
-                continue
-            if not follow:
-                return
-            state = store.load(container_id)
-            if state is None or status(state) not in ACTIVE:
-                os.write(out, log.read())
-                return
-            time.sleep(0.1)
+    """Copy the log (its rotated part first) to ``out``; with ``follow``, keep copying
+    until the container stops."""
+    from minicontainer import logs
+
+    def still_running() -> bool:
+        """Whether the container may still write to its log."""
+        state = _load_partial(store, container_id)
+        return state is not None and status(state) in ACTIVE
+
+    logs.copy(log_path(store, container_id), out, follow, still_running)
 
 
 def exec_in(store: StateStore, container_id: str, args: list[str], *, tty: bool = False,
@@ -253,7 +397,8 @@ def exec_in(store: StateStore, container_id: str, args: list[str], *, tty: bool 
     The command gets the container's capabilities, no_new_privs and seccomp
     filter, its user unless ``uid``/``gid`` say otherwise, its environment plus
     ``env``, and its working directory unless ``cwd``.  No file descriptor of the
-    caller but stdin, stdout and stderr reaches it.
+    caller but stdin, stdout and stderr reaches it, unless the container runs with
+    its fd hygiene switched off (``close_fds``), which ``exec`` follows too.
     """
     from minicontainer import runtime
 

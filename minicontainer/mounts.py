@@ -1,18 +1,20 @@
 """The mount namespace layer: the container's root and the filesystems in it.
 
 Every function here runs in the container's init, inside its new mount
-namespace, so nothing mounted here exists on the host; the namespace and its
-mounts disappear with the last process in it.  The init recipe calls them in
-this order: :func:`make_private`, :func:`open_volumes`, :func:`mount_rootfs`,
-:func:`mount_proc`, :func:`mount_sys`, :func:`mount_dev`, :func:`mount_cgroup`,
-:func:`mask_paths`, :func:`readonly_paths`, :func:`pivot_to`, :func:`attach_volumes`,
-:func:`finish_root`.
+namespace, so nothing mounted here exists on the host (unless a shared
+propagation is asked for); the namespace and its mounts disappear with the last
+process in it.  The init recipe calls them in this order: :func:`set_propagation`,
+:func:`open_volumes`, :func:`mount_rootfs`, :func:`mount_proc`, :func:`mount_sys`,
+:func:`mount_dev`, :func:`make_device_nodes`, :func:`mount_cgroup`, :func:`mask_paths`,
+:func:`readonly_paths`, :func:`pivot_to` (or :func:`chroot_to`), :func:`attach_volumes`,
+:func:`finish_root`, :func:`set_propagation` again.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 
 from minicontainer import native
@@ -37,11 +39,45 @@ DEV_SYMLINKS = {
     "ptmx": "pts/ptmx",
 }
 _SECURE = MS_NOSUID | MS_NODEV | MS_NOEXEC
+# A bind keeps the flags of the host mount it copies, and a host may mount /proc or
+# /sys without nodev: a bound one gets them added.
+_SECURE_ATTRS = native.MOUNT_ATTR_NOSUID | native.MOUNT_ATTR_NODEV | native.MOUNT_ATTR_NOEXEC
 
 
-def make_private() -> None:
-    """Stop mount events crossing between the host and the container, both ways."""
-    native.mount(None, "/", None, MS_REC | MS_PRIVATE)
+_OCTAL_ESCAPE = re.compile(rb"\\([0-7]{3})")  # mountinfo writes a space as \040
+_MS_SLAVE = 0x80000
+_MS_SHARED = 0x100000
+PROPAGATION_FLAGS = {
+    "private": MS_PRIVATE, "rprivate": MS_REC | MS_PRIVATE,
+    "slave": _MS_SLAVE, "rslave": MS_REC | _MS_SLAVE,
+    "shared": _MS_SHARED, "rshared": MS_REC | _MS_SHARED,
+}
+
+
+def set_propagation(mode: str) -> None:
+    """Give ``/`` (with ``r``: every mount below it too) the propagation ``mode``.
+
+    ``rprivate`` lets no mount event cross between the host and the container;
+    ``rslave`` lets the host's reach the container; ``rshared`` lets them cross
+    both ways, where the host's mount is shared and no user namespace makes it a
+    slave.  Applied before the setup (to the copies of the host's mounts, the
+    volumes among them) and after it (to the container's own root).
+    """
+    native.mount(None, "/", None, PROPAGATION_FLAGS[mode])
+
+
+def _make_parent_private(path: str) -> None:
+    """Make the mount that holds ``path`` private in this namespace, so that what is
+    mounted on ``path`` stays here whatever the propagation of ``/`` (runc does the same)."""
+    wanted = os.fsencode(path)
+    holder = b"/"
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f:
+            point = _OCTAL_ESCAPE.sub(lambda m: bytes([int(m[1], 8)]), line.split()[4])
+            inside = wanted == point or wanted.startswith(point.rstrip(b"/") + b"/")
+            if inside and len(point) > len(holder):
+                holder = point
+    native.mount(None, os.fsdecode(holder), None, MS_PRIVATE)
 
 
 def mount_rootfs(rootfs: str, merged: str, upper: str | None, work: str | None) -> str:
@@ -52,6 +88,7 @@ def mount_rootfs(rootfs: str, merged: str, upper: str | None, work: str | None) 
     is bind-mounted onto ``merged`` and writes go through.  Either way the root
     becomes a mount point of its own, which ``pivot_root`` requires.
     """
+    _make_parent_private(merged)
     if upper is not None:
         options = f"lowerdir={rootfs},upperdir={upper},workdir={work}"
         native.mount("overlay", merged, "overlay", 0, options)
@@ -98,6 +135,7 @@ def mount_proc(root: str, own_pid_namespace: bool) -> None:
         native.mount("proc", target, "proc", _SECURE)
     else:
         native.mount("/proc", target, None, MS_BIND | MS_REC)
+        native.mount_setattr(target, _SECURE_ATTRS, recursive=True)
 
 
 def mount_sys(root: str, own_net_namespace: bool, readonly: bool = True) -> None:
@@ -111,6 +149,7 @@ def mount_sys(root: str, own_net_namespace: bool, readonly: bool = True) -> None
         native.mount("sysfs", target, "sysfs", _SECURE | (MS_RDONLY if readonly else 0))
     else:
         native.mount("/sys", target, None, MS_BIND | MS_REC)
+        native.mount_setattr(target, _SECURE_ATTRS, recursive=True)
         if readonly:
             native.make_readonly(target, recursive=True)
 
@@ -145,6 +184,31 @@ def mount_dev(root: str, in_user_namespace: bool, own_ipc_namespace: bool) -> No
         native.mount("mqueue", mountpoint(root, "/dev/mqueue"), "mqueue", _SECURE)
 
 
+def make_device_nodes(root: str, nodes: list, in_user_namespace: bool) -> None:
+    """The device nodes the config asks for (``--device``, OCI ``linux.devices``).
+
+    Each node is made as its entry says (type, numbers, mode, owner); inside a
+    user namespace, where mknod is refused, its host node is bind-mounted onto
+    an empty file instead.  Whether the container may use it is the device
+    layer's decision, not this one's.
+    """
+    for node in nodes:
+        parent = mountpoint(root, os.path.dirname(node.path))
+        path = os.path.join(parent, os.path.basename(node.path))
+        if os.path.lexists(path):
+            raise OSError(errno.EEXIST, "is already there, refusing to replace it",
+                          f"device {node.path}")
+        if in_user_namespace:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, 0o600))
+            native.mount(node.host_path or node.path, path, None, MS_BIND)
+        else:
+            kind = stat.S_IFBLK if node.kind == "b" else stat.S_IFCHR
+            os.mknod(path, kind | 0o600, os.makedev(node.major, node.minor))
+            os.chown(path, node.uid, node.gid, follow_symlinks=False)
+            os.chmod(path, node.file_mode, follow_symlinks=False)
+
+
 def mount_cgroup(root: str, own_cgroup_namespace: bool, readonly: bool = True) -> None:
     """The cgroup2 hierarchy at /sys/fs/cgroup, read-only unless ``readonly`` is off.
 
@@ -161,6 +225,7 @@ def mount_cgroup(root: str, own_cgroup_namespace: bool, readonly: bool = True) -
         native.mount("cgroup2", target, "cgroup2", _SECURE | (MS_RDONLY if readonly else 0))
     else:
         native.mount("/sys/fs/cgroup", target, None, MS_BIND | MS_REC)
+        native.mount_setattr(target, _SECURE_ATTRS, recursive=True)
         if readonly:
             native.make_readonly(target, recursive=True)
 
@@ -215,11 +280,29 @@ def pivot_to(root: str) -> None:
 
     ``pivot_root(".", ".")`` stacks the old root on top of the new one; the
     detached unmount then removes it, so no path leads back to the host.
-    chroot would leave the old root mounted and reachable.
+    chroot would leave the old root mounted and reachable.  The old root is
+    made a slave first: unmounting a shared copy of the host's mounts would
+    unmount the host's own (runc's lesson).
     """
+    old_root = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     os.chdir(root)
     native.pivot_root(".", ".")
+    os.fchdir(old_root)
+    os.close(old_root)
+    native.mount(None, ".", None, MS_REC | _MS_SLAVE)
     native.umount2(".", MNT_DETACH)
+    os.chdir("/")
+
+
+def chroot_to(root: str) -> None:
+    """Make ``root`` the process's root by chroot alone (runc's ``--no-pivot``).
+
+    The weaker way, kept as a switch: the host's tree stays mounted in this
+    mount namespace, below the chroot, and a process that may call chroot
+    itself can climb back out to it.
+    """
+    os.chdir(root)
+    os.chroot(".")
     os.chdir("/")
 
 

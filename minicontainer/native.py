@@ -23,6 +23,12 @@ MS_STRICTATIME = 0x1000000
 
 MNT_DETACH = 0x2
 
+# openat2 RESOLVE_* flags (linux/openat2.h)
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_IN_ROOT = 0x10
+
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
@@ -100,6 +106,17 @@ def make_readonly(path: str, recursive: bool = False) -> None:
     _check(lib.mc_mount_setattr_rdonly(path.encode(), int(recursive)), "mount_setattr", path)
 
 
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
+
+
+def mount_setattr(path: str, attr_set: int, recursive: bool = False) -> None:
+    """Add ``MOUNT_ATTR_*`` flags to the mount at ``path`` (and below it if recursive),
+    keeping the others: what a bind of a host mount needs, as it copies the host's flags."""
+    _check(lib.mc_mount_setattr(path.encode(), int(recursive), attr_set), "mount_setattr", path)
+
+
 def open_tree_clone(path: str, recursive: bool = True) -> int:
     """A detached copy of the mount tree at ``path``, returned as an fd.
 
@@ -161,3 +178,64 @@ def seccomp_load(program: bytes) -> None:
     Without no_new_privs the kernel requires CAP_SYS_ADMIN for this.
     """
     _check(lib.mc_seccomp_load_bpf(program, len(program)), "seccomp(SECCOMP_SET_MODE_FILTER)")
+
+
+BPF_CGROUP_DEVICE = 6  # enum bpf_attach_type
+BPF_F_ALLOW_MULTI = 2
+_BPF_LOG_SIZE = 1 << 16
+
+
+def bpf_load_device_program(instructions: bytes, name: str, license: str = "GPL") -> int:
+    """Load a cgroup device program (``bpf(BPF_PROG_LOAD)``) and return its fd.
+
+    ``instructions`` is an array of ``struct bpf_insn`` (8 bytes each).  When the
+    verifier refuses it, the load is repeated with a log buffer, and the OSError
+    ends with the verifier's last lines, which say why.
+    """
+    rc = lib.mc_bpf_load_device_program(instructions, len(instructions), license.encode(),
+                                        name.encode(), ffi.NULL, 0)
+    if rc != -1:
+        return rc
+    errno = ffi.errno
+    log = ffi.new("char[]", _BPF_LOG_SIZE)
+    again = lib.mc_bpf_load_device_program(instructions, len(instructions), license.encode(),
+                                           name.encode(), log, _BPF_LOG_SIZE)
+    if again != -1:
+        os.close(again)
+    verifier = ffi.string(log).decode(errors="replace").strip().splitlines()[-3:]
+    call = "bpf(BPF_PROG_LOAD)" + (f": verifier: {' | '.join(verifier)}" if verifier else "")
+    raise OSError(errno, os.strerror(errno), call)
+
+
+def bpf_prog_attach(cgroup_fd: int, prog_fd: int, attach_type: int, flags: int = 0,
+                    path: str | None = None) -> None:
+    """Attach a loaded program to the cgroup open at ``cgroup_fd`` (``bpf(BPF_PROG_ATTACH)``)."""
+    _check(lib.mc_bpf_prog_attach(cgroup_fd, prog_fd, attach_type, flags),
+           "bpf(BPF_PROG_ATTACH)", path)
+
+
+def bpf_prog_query(cgroup_fd: int, attach_type: int, path: str | None = None) -> list[int]:
+    """The ids of the programs attached to a cgroup for ``attach_type``
+    (``bpf(BPF_PROG_QUERY)``)."""
+    capacity = 64
+    ids = ffi.new("uint32_t[]", capacity)
+    count = ffi.new("uint32_t *", capacity)
+    _check(lib.mc_bpf_prog_query(cgroup_fd, attach_type, ids, count), "bpf(BPF_PROG_QUERY)", path)
+    return [ids[i] for i in range(min(count[0], capacity))]
+
+
+def openat2(dir_fd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
+    """``openat2(2)``: open ``path`` below the directory open at ``dir_fd`` under the
+    ``RESOLVE_*`` rules in ``resolve``; a close-on-exec fd.
+
+    ``RESOLVE_IN_ROOT`` resolves ``path`` as if ``dir_fd`` were ``/``, so neither
+    ``..`` nor an absolute symlink can lead out of that tree; ``RESOLVE_NO_SYMLINKS``
+    refuses every symlink on the way (ELOOP).  ``mode`` only with ``O_CREAT``.
+    """
+    return _check(lib.mc_openat2(dir_fd, path.encode(), flags, mode, resolve), "openat2", path)
+
+
+def mount_setattr_idmap(tree_fd: int, userns_fd: int) -> None:
+    """Make the detached mount at ``tree_fd`` an idmapped mount: the owners of its
+    files are translated by the id maps of the user namespace at ``userns_fd``."""
+    _check(lib.mc_mount_setattr_idmap(tree_fd, userns_fd), "mount_setattr(MOUNT_ATTR_IDMAP)")

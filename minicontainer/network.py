@@ -20,6 +20,7 @@ the container it was for, even after a crash (see :func:`reconcile`).
 
 from __future__ import annotations
 
+import errno
 import os
 
 from minicontainer import native
@@ -27,6 +28,7 @@ from minicontainer import native
 BRIDGE = "mc0"
 DEFAULT_SUBNET = "10.88.0.0/16"
 TABLE = "minicontainer"
+WRITE_TABLE = "write the nftables table"
 # ipaddress, pyroute2, json and subprocess are imported where used: this module is on
 # the start-up path of every container (loopback_up), and pyroute2 alone takes ~250 ms.
 
@@ -149,6 +151,10 @@ class PortMapping:
         if len(parts) != 3:
             raise ValueError("is not [HOSTADDR:]HOSTPORT:CTRPORT[/tcp|/udp]")
         address, host, container = parts
+        for which, text in (("host", host), ("container", container)):
+            if not text:
+                raise ValueError(f"has an empty {which} port: the form is "
+                                 "[HOSTADDR:]HOSTPORT:CTRPORT[/tcp|/udp]")
         if address is not None:
             import ipaddress
 
@@ -158,7 +164,9 @@ class PortMapping:
                 raise ValueError(f"{address!r} is not an IPv4 address") from None
         ports = []
         for text in (host, container):
-            if not text.isdigit() or not 1 <= int(text) <= 65535:
+            if not (text.isascii() and text.isdigit()):  # int() takes '٨٠' and ' 80_0 '
+                raise ValueError(f"port {text!r} is not a number (digits 0-9)")
+            if not 1 <= int(text) <= 65535:
                 raise ValueError(f"port {text!r} is not from 1 to 65535")
             ports.append(int(text))
         return cls(ports[0], ports[1], protocol, address)
@@ -171,7 +179,10 @@ class BridgeNetwork:
     """The host side of ``--net bridge``: the bridge, the leases and the NAT table.
 
     ``state_dir`` holds ``leases.json`` and its lock.  Every change happens under
-    that lock, starting with reclaiming the leases of containers that are gone.
+    that lock.  A lease is written before anything it stands for is made, so
+    whatever a crash leaves (a bridge, a table, IP forwarding switched on) is
+    found again through it: :meth:`detach` with the container's id, or
+    :meth:`reclaim`, takes it all down.
     """
 
     def __init__(self, state_dir: str, subnet: str = DEFAULT_SUBNET) -> None:
@@ -193,7 +204,7 @@ class BridgeNetwork:
             with open(self._leases_path()) as f:
                 return json.load(f)
         except FileNotFoundError:
-            return {"leases": {}, "forwarding": None}
+            return {"leases": {}, "forwarding": None, "subnet": str(self.subnet)}
 
     def _save(self, data: dict) -> None:
         import json
@@ -219,6 +230,16 @@ class BridgeNetwork:
                     delete_link(lease["veth"])
                 del data["leases"][address]
 
+    def held_by(self, container_id: str) -> list[str]:
+        """What the leases hold for ``container_id`` (read without the lock: a hint
+        for cleanup, which then takes the lock)."""
+        try:
+            leases = self._load()["leases"]
+        except (OSError, ValueError):
+            return []
+        return [f"lease {address}" for address, lease in leases.items()
+                if lease.get("id") == container_id]
+
     def leases(self) -> dict:
         """The live leases: address -> {id, pid, startTime, veth, ports}."""
         with self._lock():
@@ -231,49 +252,102 @@ class BridgeNetwork:
 
     def attach(self, container_id: str, pid: int, start_time: int,
                ports: list[PortMapping]) -> str:
-        """Connect process ``pid``'s netns to the bridge; its address."""
+        """Connect process ``pid``'s netns to the bridge; its address.
+
+        All or nothing: when a step fails, what the steps before it made is taken
+        down again and a :class:`NetworkError` says which step failed and why.
+        """
         with self._lock():
             data = self._load()
             self._reclaim(data)
             self._check_ports(data, ports)
-            self._ensure_bridge()
             address = self._allocate(data)
             veth = veth_name(container_id)
-            if link_exists(veth):
-                delete_link(veth)
             data["leases"][address] = {"id": container_id, "pid": pid, "startTime": start_time,
                                        "veth": veth, "ports": [p.to_list() for p in ports]}
+            if len(data["leases"]) == 1:
+                data["subnet"] = str(self.subnet)
             self._save(data)
-            mtu = int(_read(f"/sys/class/net/{BRIDGE}/mtu"))
-            create_veth_into(pid, veth, "eth0", mtu)
-            with _iproute() as ip:
-                bridge = ip.link_lookup(ifname=BRIDGE)[0]
-                ip.link("set", index=ip.link_lookup(ifname=veth)[0], master=bridge, state="up")
-            add_address(pid, "eth0", f"{address}/{self.subnet.prefixlen}")
-            set_up(pid, "eth0")
-            add_default_route(pid, self.gateway)
-            self._enable_forwarding(data)
-            self._save(data)
-            reconcile(data["leases"], self.subnet)
+            steps = [
+                ("create the bridge", self._ensure_bridge),
+                ("enable IP forwarding", lambda: self._enable_forwarding(data)),
+                ("create the veth", lambda: self._plug_veth(pid, veth)),
+                ("configure eth0", lambda: self._configure_eth0(pid, address)),
+                (WRITE_TABLE, lambda: reconcile(data["leases"], self.subnet)),
+            ]
+            try:
+                for label, step in steps:
+                    _attempt(label, step)
+            except BaseException as e:
+                # One nft transaction changes all or nothing: if it was the step that
+                # failed, the table is as it was, and nft is no use to undo it.
+                undone = self._release(data, container_id, write_table=label != WRITE_TABLE)
+                if isinstance(e, NetworkError) and undone:
+                    raise NetworkError(e.errno, f"{e.strerror}; undoing it: "
+                                       f"{'; '.join(undone)}") from None
+                raise
             return address
 
     def detach(self, container_id: str) -> None:
-        """Release the container's lease and rules; the last one out removes the bridge
-        and the NAT table and puts IP forwarding back as it was."""
+        """Release everything ``container_id`` owns: its veth, lease and rules; the last
+        one out removes the bridge and the NAT table and puts IP forwarding back as it
+        was.  Each step is tried even if another fails; then the failures are raised."""
+        self._release_locked(container_id)
+
+    def reclaim(self) -> None:
+        """Release what containers that are gone left behind (as :meth:`detach` does)."""
+        self._release_locked(None)
+
+    def _release_locked(self, container_id: str | None) -> None:
+        if not os.path.exists(self._leases_path()) and not link_exists(BRIDGE):
+            return  # no bridge network on this host: nothing to do, and no nft needed
         with self._lock():
-            data = self._load()
-            for address, lease in list(data["leases"].items()):
-                if lease["id"] == container_id:
-                    if link_exists(lease["veth"]):
-                        delete_link(lease["veth"])
-                    del data["leases"][address]
-            self._reclaim(data)
-            if not data["leases"]:
-                self._restore_forwarding(data)
-                if link_exists(BRIDGE):
-                    delete_link(BRIDGE)
-            self._save(data)
-            reconcile(data["leases"], self.subnet)
+            failures = self._release(self._load(), container_id)
+        if failures:
+            raise NetworkError(5, "; ".join(failures))
+
+    def _release(self, data: dict, container_id: str | None,
+                 write_table: bool = True) -> list[str]:
+        """Drop the leases of ``container_id`` and of containers that are gone; when none
+        is left, take the bridge network down.  Every step runs whatever the others did;
+        the failures are returned, and a lease whose veth could not go is kept (as is
+        the file while the table may be out of date: a later release writes it again)."""
+        from minicontainer.state import alive
+
+        failures: list[str] = []
+        changed = False
+        for address, lease in list(data["leases"].items()):
+            if lease["id"] != container_id and alive(lease["pid"], lease["startTime"]):
+                continue
+            changed = True
+            try:
+                _attempt(f"delete {lease['veth']}", lambda v=lease["veth"]: _delete_if_there(v))
+                del data["leases"][address]
+            except NetworkError as e:
+                failures.append(e.strerror)
+        steps = []
+        if write_table:
+            steps.append((WRITE_TABLE,
+                          lambda: reconcile(data["leases"], data.get("subnet", self.subnet))))
+        if not data["leases"]:
+            steps += [("restore ip_forward", lambda: self._restore_forwarding(data)),
+                      (f"delete {BRIDGE}", lambda: _delete_if_there(BRIDGE))]
+        if not changed and data["leases"]:
+            steps = []  # nothing was released: the table already matches the leases
+        for label, step in steps:
+            try:
+                _attempt(label, step)
+            except NetworkError as e:
+                failures.append(e.strerror)
+        try:
+            if data["leases"] or data.get("forwarding") is not None or failures \
+                    or not write_table:
+                self._save(data)
+            elif os.path.exists(self._leases_path()):
+                os.unlink(self._leases_path())
+        except OSError as e:
+            failures.append(f"save {self._leases_path()}: {e.strerror}")
+        return failures
 
     def _allocate(self, data: dict) -> str:
         taken = set(data["leases"]) | {self.gateway}
@@ -309,7 +383,23 @@ class BridgeNetwork:
         add_address(None, BRIDGE, f"{self.gateway}/{self.subnet.prefixlen}")
         set_up(None, BRIDGE)
         # Published ports answer on 127.0.0.1 too: DNAT from loopback out of the bridge.
+        # It also lets packets for 127.0.0.0/8 in from the bridge: the input chain of
+        # the table drops those unless they belong to such a DNATed connection.
         _write(f"/proc/sys/net/ipv4/conf/{BRIDGE}/route_localnet", "1")
+
+    def _plug_veth(self, pid: int, veth: str) -> None:
+        """A veth from the bridge into ``pid``'s netns, where its end is ``eth0``."""
+        _delete_if_there(veth)
+        mtu = int(_read(f"/sys/class/net/{BRIDGE}/mtu"))
+        create_veth_into(pid, veth, "eth0", mtu)
+        with _iproute() as ip:
+            bridge = ip.link_lookup(ifname=BRIDGE)[0]
+            ip.link("set", index=ip.link_lookup(ifname=veth)[0], master=bridge, state="up")
+
+    def _configure_eth0(self, pid: int, address: str) -> None:
+        add_address(pid, "eth0", f"{address}/{self.subnet.prefixlen}")
+        set_up(pid, "eth0")
+        add_default_route(pid, self.gateway)
 
     def _check_overlap(self) -> None:
         import ipaddress
@@ -328,13 +418,38 @@ class BridgeNetwork:
         path = "/proc/sys/net/ipv4/ip_forward"
         current = _read(path).strip()
         if current != "1":
+            # Recorded before it is switched: after a crash here, cleanup still knows.
             data["forwarding"] = current
+            self._save(data)
             _write(path, "1")
 
     def _restore_forwarding(self, data: dict) -> None:
         if data.get("forwarding") is not None:
             _write("/proc/sys/net/ipv4/ip_forward", data["forwarding"])
             data["forwarding"] = None
+
+
+def _attempt(label: str, step) -> None:
+    """Run one step of attach or release; any failure becomes a NetworkError that
+    names the step and the reason (netlink and nft errors included)."""
+    try:
+        step()
+    except NetworkError as e:
+        if e.strerror.startswith(("subnet:", "publish:")):
+            raise
+        raise NetworkError(e.errno, f"{label}: {e.strerror}") from None
+    except Exception as e:
+        code = getattr(e, "code", None) or getattr(e, "errno", None)  # netlink, or OSError
+        if isinstance(code, int) and code > 0:
+            reason = getattr(e, "strerror", None) or os.strerror(code)
+        else:
+            code, reason = 5, str(e) or type(e).__name__
+        raise NetworkError(code, f"{label}: {reason}") from None
+
+
+def _delete_if_there(name: str) -> None:
+    if link_exists(name):
+        delete_link(name)
 
 
 def _check_free_on_host(port: PortMapping) -> None:
@@ -351,7 +466,15 @@ def _check_free_on_host(port: PortMapping) -> None:
 
 
 def ruleset(leases: dict, subnet) -> str:
-    """The nft script that makes the NAT table match ``leases`` (or removes it)."""
+    """The nft script that makes the table match ``leases`` (or removes it).
+
+    What may cross into ``mc0`` (the forward chain): replies to the containers' own
+    connections and connections DNATed to a published port; nothing else, so a
+    neighbour that routes the subnet through this host reaches no other port.  What
+    may come from ``mc0`` to the host's loopback (the input chain): only the packets
+    of a DNATed connection, although ``route_localnet`` on ``mc0`` lets packets for
+    127.0.0.0/8 in (docs/layers/network.md, CVE-2020-8558).
+    """
     lines = [f"table ip {TABLE}", f"delete table ip {TABLE}"]
     if not leases:
         return "\n".join(lines) + "\n"
@@ -364,7 +487,7 @@ def ruleset(leases: dict, subnet) -> str:
         f"table ip {TABLE} {{",
         "  chain prerouting {",
         "    type nat hook prerouting priority dstnat; policy accept;",
-        *(f"    {rule}" for rule in dnat),
+        *(f"    fib daddr type local {rule}" for rule in dnat),
         "  }",
         "  chain output {",
         "    type nat hook output priority -100; policy accept;",
@@ -375,11 +498,17 @@ def ruleset(leases: dict, subnet) -> str:
         f'    ip saddr {subnet} oifname != "{BRIDGE}" masquerade',
         f'    ip saddr 127.0.0.0/8 oifname "{BRIDGE}" masquerade',
         "  }",
+        "  chain input {",
+        "    type filter hook input priority filter; policy accept;",
+        f'    iifname "{BRIDGE}" ip daddr 127.0.0.0/8 ct status dnat accept',
+        f'    iifname "{BRIDGE}" ip daddr 127.0.0.0/8 drop',
+        "  }",
         "  chain forward {",
         "    type filter hook forward priority filter; policy accept;",
         f'    iifname "{BRIDGE}" accept',
         f'    oifname "{BRIDGE}" ct state established,related accept',
         f'    oifname "{BRIDGE}" ct status dnat accept',
+        f'    oifname "{BRIDGE}" drop',
         "  }",
         "}",
     ]
@@ -387,13 +516,18 @@ def ruleset(leases: dict, subnet) -> str:
 
 
 def reconcile(leases: dict, subnet) -> None:
-    """Replace the NAT table with what ``leases`` need, atomically (one nft transaction)."""
+    """Replace the table with what ``leases`` need, atomically (one nft transaction)."""
     import subprocess
 
-    result = subprocess.run(["nft", "-f", "-"], input=ruleset(leases, subnet), text=True,
-                            capture_output=True)
+    try:
+        result = subprocess.run(["nft", "-f", "-"], input=ruleset(leases, subnet), text=True,
+                                capture_output=True)
+    except FileNotFoundError:
+        raise NetworkError(2, "nft is not installed (Debian: apt install nftables)") from None
     if result.returncode != 0:
-        raise NetworkError(22, f"nft refused the ruleset: {result.stderr.strip()}")
+        reason = result.stderr.strip().splitlines()[0] if result.stderr.strip() else \
+            f"exit status {result.returncode}"
+        raise NetworkError(22, f"nft refused the ruleset: {reason}")
 
 
 def check_subnet(subnet: str) -> None:
@@ -409,13 +543,18 @@ def check_subnet(subnet: str) -> None:
         raise ValueError("is too small: use a /24 or larger (the default is a /16)")
 
 
-def write_etc_files(etc_dir: str, hostname: str, address: str | None, owner: tuple[int, int]
+def write_etc_files(root: str, hostname: str, address: str | None, owner: tuple[int, int]
                     ) -> None:
-    """/etc/hosts, /etc/hostname and /etc/resolv.conf for the container, into ``etc_dir``
-    (in its writable layer).  Nameservers come from the host, unless they are on the
-    host's loopback, which the container cannot reach."""
-    os.makedirs(etc_dir, exist_ok=True)
-    os.chown(etc_dir, *owner)
+    """/etc/hosts, /etc/hostname and /etc/resolv.conf for the container, into ``root``
+    (its writable layer, or with --no-overlay the rootfs itself), owned by ``owner``.
+    Nameservers come from the host, unless they are on the host's loopback, which
+    the container cannot reach.
+
+    The tree belongs to the container, so nothing here follows a symlink in it:
+    ``etc`` is opened with openat2 inside ``root`` (no symlink, no other mount on
+    the way), and each file is written new, then renamed over its name, which
+    replaces a symlink or hard link there instead of writing through it.
+    """
     hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
     if address:
         hosts += f"{address}\t{hostname}\n"
@@ -429,11 +568,66 @@ def write_etc_files(etc_dir: str, hostname: str, address: str | None, owner: tup
     reachable = [s for s in servers if not s.startswith("127.") and s != "::1"]
     resolv = "".join(f"nameserver {s}\n" for s in reachable) or \
         "# the host's nameservers are on its loopback, out of the container's reach\n"
-    for name, text in (("hosts", hosts), ("hostname", f"{hostname}\n"), ("resolv.conf", resolv)):
-        path = os.path.join(etc_dir, name)
-        with open(path, "w") as f:
-            f.write(text)
-        os.chown(path, *owner)
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        etc = _open_etc(root_fd, owner)
+    finally:
+        os.close(root_fd)
+    try:
+        for name, text in (("hosts", hosts), ("hostname", f"{hostname}\n"),
+                           ("resolv.conf", resolv)):
+            _replace_file(etc, name, text, owner)
+    finally:
+        os.close(etc)
+
+
+_IN_TREE = native.RESOLVE_IN_ROOT | native.RESOLVE_NO_SYMLINKS | native.RESOLVE_NO_XDEV
+
+
+def _open_etc(root_fd: int, owner: tuple[int, int]) -> int:
+    """The container's ``etc`` directory, made (and given to ``owner``) if missing."""
+    flags = os.O_RDONLY | os.O_DIRECTORY
+    try:
+        try:
+            return native.openat2(root_fd, "etc", flags, _IN_TREE)
+        except FileNotFoundError:
+            os.mkdir("etc", 0o755, dir_fd=root_fd)
+        etc = native.openat2(root_fd, "etc", flags, _IN_TREE)
+    except OSError as e:
+        if e.errno != errno.ELOOP:
+            raise
+        raise OSError(errno.ELOOP, "a symlink in the rootfs, refusing to write through it",
+                      "/etc") from None
+    os.fchown(etc, *owner)
+    return etc
+
+
+def _replace_file(dir_fd: int, name: str, text: str, owner: tuple[int, int]) -> None:
+    """Put a new file ``name`` with ``text`` into the directory at ``dir_fd``.
+
+    Made under a temporary name with O_EXCL (which never follows a symlink), then
+    renamed: rename replaces whatever ``name`` was without looking through it.
+    """
+    temporary = f".{name}.minicontainer"
+    try:
+        os.unlink(temporary, dir_fd=dir_fd)  # left by a crash
+    except FileNotFoundError:
+        pass
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o644, dir_fd=dir_fd)
+    try:
+        os.fchown(fd, *owner)
+        os.fchmod(fd, 0o644)
+        data = text.encode()
+        while data:
+            data = data[os.write(fd, data):]
+    finally:
+        os.close(fd)
+    try:
+        os.rename(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except OSError:
+        os.unlink(temporary, dir_fd=dir_fd)
+        raise
 
 
 def _read(path: str) -> str:

@@ -9,7 +9,9 @@
                                    fork (a pid namespace applies
                                          to children only) ---->  new session, pty if -t
                                                                   capabilities, user, no_new_privs,
-                                                                  fds, cwd, seccomp, execve
+                                                                  fds, cwd, seccomp, execve of
+                                                                  the sealed stub, which execs
+                                                                  the command
       relay the pty, wait  <---    wait, exit with its status
 """
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import os
 
-from minicontainer import idmap, native
+from minicontainer import execstub, idmap, native
 from minicontainer.config import Config
 from minicontainer.namespaces import Namespace
 from minicontainer.runtime import (
@@ -43,10 +45,12 @@ def run(joined: list[tuple[Namespace, int]], cgroup: str | None, cfg: Config,
 
         parent_channel, channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     forwarder = SignalForwarder()
+    stub = execstub.sealed_copy()  # made here on the host: the helper never opens a host file
     helper = os.fork()
     if helper == 0:
         run_reporting(err_w, "exec", lambda: _helper(joined, cgroup, cfg, seccomp_program,
-                                                     err_w, channel, terminal))
+                                                     err_w, channel, terminal, stub))
+    os.close(stub)
     forwarder.target = helper
     os.close(err_w)
     if channel is not None:
@@ -68,8 +72,13 @@ def run(joined: list[tuple[Namespace, int]], cgroup: str | None, cfg: Config,
 
 
 def _helper(joined: list[tuple[Namespace, int]], cgroup: str | None, cfg: Config,
-            seccomp_program: bytes | None, err_w: int, channel, terminal) -> None:
-    """Join the container, fork the command, wait for it; never returns."""
+            seccomp_program: bytes | None, err_w: int, channel, terminal, stub: int) -> None:
+    """Join the container, fork the command, wait for it; never returns.
+
+    The helper and the command it forks stay non-dumpable host Python until the
+    command execs the sealed ``stub``: nothing in the container can open their
+    ``/proc/PID/exe`` (the host's Python) without CAP_SYS_PTRACE over the host.
+    """
     native.set_dumpable(False)
     if cgroup is not None:
         with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
@@ -84,9 +93,10 @@ def _helper(joined: list[tuple[Namespace, int]], cgroup: str | None, cfg: Config
         if terminal is not None:
             terminal.open_in_container(channel)
             channel.close()
-        become_the_command(cfg, seccomp_program)
+        become_the_command(cfg, seccomp_program, stub, err_w)
     # Only the command's execve, or its failure report, may end the caller's read.
     os.close(err_w)
+    os.close(stub)
     forwarder = SignalForwarder()
     forwarder.target = command
     _, status = os.waitpid(command, 0)

@@ -20,9 +20,10 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import stat
 import sys
 
-from minicontainer import capabilities, idmap, mounts, namespaces, native, network, rootfs
+from minicontainer import capabilities, execstub, idmap, mounts, namespaces, native, network, rootfs
 from minicontainer.config import Config, ConfigError, hostname_for
 from minicontainer.errors import EXIT_RUNTIME_ERROR, ContainerError, describe
 from minicontainer.namespaces import Namespace
@@ -38,8 +39,6 @@ from minicontainer.state import (
     valid_id,
 )
 
-EXIT_NOT_EXECUTABLE = 126
-EXIT_NOT_FOUND = 127
 FORWARDED_SIGNALS = (
     signal.SIGINT,
     signal.SIGTERM,
@@ -106,11 +105,12 @@ class Container:
         finally:
             self.store.remove(self.id)
 
-    def start(self, auto_remove: bool = False) -> str:
+    def start(self, auto_remove: bool = False, log_max_size: int | None = None) -> str:
         """Start the container detached and return its id once it runs.
 
         A monitor process (a new session, child subreaper) waits for it, writes
-        its output to the log, records its exit, then frees its resources; the
+        its output to the log (rotated at ``log_max_size`` bytes, see
+        :mod:`minicontainer.logs`), records its exit, then frees its resources; the
         state stays for ``ps -a``, ``logs`` and ``inspect`` until removed, unless
         ``auto_remove``.
         """
@@ -122,14 +122,16 @@ class Container:
             # Fork again so that the monitor is nobody's child here: no zombie for a
             # long-lived caller, and the CLI can exit at once.
             if os.fork() == 0:
-                self._monitor(seccomp_program, ready_w, auto_remove)
+                self._monitor(seccomp_program, ready_w, auto_remove, log_max_size)
             os._exit(0)
         os.close(ready_w)
         os.waitpid(first, 0)
         report = read_all(ready_r)
         os.close(ready_r)
         if report != b"ok":
-            code, _, message = report.decode(errors="replace").partition(" ")
+            if self.config.userns_range == "auto":
+                idmap.RangeAllocator().release(self.id)
+            code, _, message = report.decode(errors="backslashreplace").partition(" ")
             raise ContainerError(message or "the monitor died before the container ran",
                                  int(code) if code.isdigit() else EXIT_RUNTIME_ERROR)
         return self.id
@@ -185,6 +187,7 @@ class Container:
     def _register(self, detached: bool, auto_remove: bool) -> None:
         import time
 
+        block = self._allocate_id_range()
         state = {
             "ociVersion": OCI_VERSION,
             "id": self.id,
@@ -206,7 +209,24 @@ class Container:
         try:
             self.store.create(self.id, state)
         except FileExistsError:
+            if block is not None:
+                idmap.RangeAllocator().release(self.id, block)
             raise ConfigError("name", self.id, "is in use by another container") from None
+
+    def _allocate_id_range(self) -> int | None:
+        """Give a ``userns_range="auto"`` container a block of host ids of its own
+        (its first id), owned by this process until a monitor adopts it."""
+        cfg = self.config
+        if cfg.userns_range != "auto" or not cfg.user_namespace:
+            return None
+        try:
+            block = idmap.RangeAllocator().allocate(self.id, os.getpid(),
+                                                    process_start_time(os.getpid()))
+        except OSError as e:
+            raise ContainerError(f"userns range: {describe(e)}") from None
+        cfg.uid_mappings = [idmap.IdMapping(0, block, idmap.BLOCK_SIZE)]
+        cfg.gid_mappings = [idmap.IdMapping(0, block, idmap.BLOCK_SIZE)]
+        return block
 
     def _record_running(self, pid: int) -> None:
         self.store.update(self.id, status="running", pid=pid,
@@ -221,57 +241,127 @@ class Container:
         scratch = Scratch(self.id)
         try:
             scratch.create(cfg.overlay, cfg.host_uid(0), cfg.host_gid(0))
-            return self._start_and_wait(scratch, seccomp_program, stdio, on_running)
-        finally:
-            if self.bridge is not None:
-                self.bridge.detach(self.id)
-                self.bridge = None
-            scratch.remove()
-            if self.cgroup is not None:
-                self.final_stats = self.cgroup.stats()
-                self.cgroup.destroy()
-                self.cgroup = None
+            code = self._start_and_wait(scratch, seccomp_program, stdio, on_running)
+        except BaseException:
+            self._free(scratch)  # what it cannot free, `cleanup` finds; the cause matters more
+            raise
+        failures = self._free(scratch)
+        if failures:
+            raise ContainerError(f"freeing container {self.id}: {'; '.join(failures)}")
+        return code
 
-    def _monitor(self, seccomp_program: bytes | None, ready_w: int, auto_remove: bool) -> None:
-        """The monitor of a detached container; never returns."""
+    def _free(self, scratch: Scratch) -> list[str]:
+        """Free what :meth:`_launch` made, each step even if one before it failed; what
+        failed, as text."""
+        failures = []
+        processes_gone = True
+        if self.cgroup is not None:
+            try:
+                self.final_stats = self.cgroup.stats()
+            except OSError as e:
+                failures.append(f"cgroup statistics: {describe(e)}")
+            try:
+                self.cgroup.destroy()
+            except Exception as e:  # noqa: BLE001 - every step runs; failures are reported
+                processes_gone = False
+                failures.append(f"cgroup: {describe(e)}")
+        if self.bridge is not None:
+            try:
+                self.bridge.detach(self.id)
+            except Exception as e:  # noqa: BLE001
+                failures.append(f"network: {describe(e)}")
+            self.bridge = None
+        # Every process of the container dies before its files go: with --share pid
+        # one could outlive the init and change its layer while it is removed.
+        if processes_gone:
+            try:
+                scratch.remove()
+            except Exception as e:  # noqa: BLE001
+                failures.append(f"scratch: {describe(e)}")
+        else:
+            failures.append(f"scratch: {scratch.dir} kept while the cgroup may hold processes")
+        if self.config.userns_range == "auto":
+            try:
+                idmap.RangeAllocator().release(self.id)
+            except Exception as e:  # noqa: BLE001
+                failures.append(f"userns range: {describe(e)}")
+        self.cgroup = None
+        return failures
+
+    def _monitor(self, seccomp_program: bytes | None, ready_w: int, auto_remove: bool,
+                 log_max_size: int | None) -> None:
+        """The monitor of a detached container; never returns.
+
+        The container writes into a pipe, not the log: the monitor relays it in a
+        thread started only after the clone (a raw clone copies the calling thread
+        alone, and a second one could hold the interpreter lock the child needs).
+        """
+        import threading
         import time
 
+        from minicontainer import logs
+
         code = EXIT_RUNTIME_ERROR
+        released = False
         try:
             os.setsid()
-            log = os.open(self.store.log_path(self.id),
-                          os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
             os.dup2(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), 0)
-            os.dup2(log, 1)
-            os.dup2(log, 2)
             if ready_w > 3:
                 native.close_range(3, ready_w - 1)
             native.close_range(ready_w + 1)
+            devnull = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+            path = self.store.log_path(self.id)
+            log = logs.open_log(path)
+            log_r, log_w = os.pipe2(os.O_CLOEXEC)
+            os.dup2(log_w, 1)
+            os.dup2(log_w, 2)
+            os.close(log_w)
+            relay = threading.Thread(target=logs.relay, daemon=True, args=(
+                log_r, log, path, log_max_size or logs.DEFAULT_MAX_SIZE))
             native.set_child_subreaper()
-            self.store.update(self.id, monitorPid=os.getpid(),
-                              monitorStartTime=process_start_time(os.getpid()))
+            if self.store.update(self.id, monitorPid=os.getpid(),
+                                 monitorStartTime=process_start_time(os.getpid())) is None:
+                # The CLI died before this update, and `cleanup` took the record for a
+                # crash's: start nothing that no record would own.
+                raise ContainerError(f"the record of {self.id} was removed while it started")
+            if self.config.userns_range == "auto":
+                idmap.RangeAllocator().adopt(self.id, os.getpid(),
+                                             process_start_time(os.getpid()))
 
             def running(pid: int) -> None:
-                """Record the container as running and release the waiting CLI."""
+                """Record the container as running, start the log relay and release
+                the waiting CLI."""
+                nonlocal released
                 self._record_running(pid)
+                relay.start()
                 os.write(ready_w, b"ok")
                 os.close(ready_w)
+                released = True
 
             code = self._launch(seccomp_program, (None, None, None), running)
+            for fd in (1, 2):
+                os.dup2(devnull, fd)  # the last writer gone: the relay sees the end
+            if relay.is_alive():
+                relay.join(10)
             self.store.update(self.id, status="stopped", exitCode=code,
                               finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                               finalStats=self.final_stats)
             if auto_remove:
                 self.store.remove(self.id)
         except BaseException as e:
-            _report(ready_w, getattr(e, "exit_code", EXIT_RUNTIME_ERROR), describe(e))
-            self.store.remove(self.id)
+            if released:
+                # It ran, but freeing it failed: keep the record so that `rm` retries.
+                self.store.update(self.id, status="stopped")
+            else:
+                _report(ready_w, getattr(e, "exit_code", EXIT_RUNTIME_ERROR), describe(e))
+                self.store.remove(self.id)
         finally:
             os._exit(code)
 
     def _start_and_wait(self, scratch: Scratch, seccomp_program,
                         stdio: tuple[int | None, ...], on_running) -> int:
         cfg = self.config
+        rootfs_tree = _shifted_rootfs(cfg)  # first: nothing else is open yet if it fails
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         channel = parent_channel = terminal = None
@@ -284,16 +374,29 @@ class Container:
         forwarder = SignalForwarder()
         cgroup_fd = self.cgroup.open_fd() if self.cgroup is not None else None
         pid = -1
+        stub = execstub.sealed_copy()
         home = _enter_network_namespace(cfg.network_path)
         try:
             pid = namespaces.clone(cfg.namespaces, cgroup_fd)
         finally:
             if pid != 0:
+                os.close(stub)
+                if rootfs_tree is not None:
+                    os.close(rootfs_tree)
                 _leave_network_namespace(home)
                 if cgroup_fd is not None:
                     os.close(cgroup_fd)
         if pid == 0:
-            _child(cfg, scratch, seccomp_program, sync_r, err_w, channel, terminal, stdio)
+            # The init needs none of the runtime's own fds, and each would be a door out
+            # (CVE-2024-21626 was runc's cgroup fd). sync_w goes so that a runtime killed
+            # before the release is an end of file.
+            for fd in (sync_w, cgroup_fd, home):
+                if fd is not None:
+                    os.close(fd)
+            if parent_channel is not None:
+                parent_channel.close()
+            _child(cfg, scratch, seccomp_program, sync_r, err_w, channel, terminal, stdio, stub,
+                   rootfs_tree)
         self.pid = pid
         forwarder.target = pid
         os.close(sync_r)
@@ -339,14 +442,18 @@ class Container:
 
         cfg = self.config
         bridge = network.BridgeNetwork(NETWORK_DIR, cfg.subnet)
-        self.bridge = bridge
         try:
             address = bridge.attach(self.id, pid, process_start_time(pid), cfg.ports)
         except network.NetworkError as e:
             raise ContainerError(f"network: {e.strerror}") from None
-        etc = os.path.join(scratch.upper if cfg.overlay else cfg.rootfs, "etc")
-        network.write_etc_files(etc, cfg.hostname or self.id, address,
-                                (cfg.host_uid(0), cfg.host_gid(0)))
+        self.bridge = bridge  # only now: a failed attach has undone itself
+        try:
+            network.write_etc_files(scratch.upper if cfg.overlay else cfg.rootfs,
+                                    cfg.hostname or self.id, address,
+                                    (cfg.host_uid(0), cfg.host_gid(0)))
+        except OSError as e:
+            raise ContainerError(f"network: writing the container's /etc files: "
+                                 f"{describe(e)}") from None
         self.store.update(self.id, network={"mode": "bridge", "address": address,
                                             "subnet": cfg.subnet, "bridge": network.BRIDGE,
                                             "ports": [repr(p) for p in cfg.ports]})
@@ -357,6 +464,18 @@ class Container:
             limit = self.config.resources.memory
             print(f"minicontainer: the container hit its memory limit ({limit // 1024} KiB, "
                   f"memory.max) and the OOM killer ended it", file=sys.stderr)
+
+
+def _shifted_rootfs(cfg: Config) -> int | None:
+    """With a range of its own, the rootfs as an idmapped mount for the init (an fd):
+    its files are owned for the shared range, and must look owned by this one."""
+    if cfg.userns_range == "shared" or not cfg.user_namespace:
+        return None
+    try:
+        return idmap.shifted_tree(cfg.rootfs, cfg.uid_mappings[0], cfg.gid_mappings[0])
+    except OSError as e:
+        raise ContainerError(f"an idmapped mount of the rootfs {cfg.rootfs}: {describe(e)} "
+                             "(its filesystem may not support idmapped mounts)") from None
 
 
 def _enter_network_namespace(path: str | None) -> int | None:
@@ -388,8 +507,8 @@ def _leave_network_namespace(home: int | None) -> None:
 
 
 def _create_cgroup(container_id: str, cfg: Config):
-    """The container's cgroup with its limits, or None on a host without cgroup v2
-    (where asking for a limit is an error)."""
+    """The container's cgroup with its limits and its device program, or None on a
+    host without cgroup v2 (where asking for a limit or the device layer is an error)."""
     from minicontainer import cgroups
 
     files = cgroups.limit_files(cfg.resources)
@@ -398,15 +517,34 @@ def _create_cgroup(container_id: str, cfg: Config):
         if files:
             raise ContainerError("resource limits need cgroup v2, and this host mounts "
                                  "only cgroup v1")
+        if cfg.device_cgroup:
+            raise ContainerError("the device layer needs cgroup v2 (a BPF program on the "
+                                 "container's cgroup), and this host mounts only cgroup v1; "
+                                 "--security-opt devices=unconfined runs without it")
         return None
     try:
-        return cgroups.Cgroup.create(hierarchy, container_id, files)
+        cgroup = cgroups.Cgroup.create(hierarchy, container_id, files)
     except cgroups.CgroupError as e:
         raise ContainerError(f"cgroup: {e.strerror}") from None
+    if cfg.device_cgroup:
+        _restrict_devices(cgroup, cfg)
+    return cgroup
+
+
+def _restrict_devices(cgroup, cfg: Config) -> None:
+    """The device layer, attached while the cgroup is still empty: the container's
+    first process starts under it (clone3 into the cgroup)."""
+    from minicontainer import devices
+
+    try:
+        devices.restrict(cgroup.path, cfg.resources.devices)
+    except OSError as e:
+        cgroup.destroy()
+        raise ContainerError(f"devices: {describe(e)}") from None
 
 
 def _init(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, channel,
-          terminal) -> None:
+          terminal, stub: int, err_w: int, rootfs_tree: int | None) -> None:
     """The container's init: each line one layer, in the order that makes them hold.
 
     Runs in the child of the clone, already inside every new namespace.  Nothing
@@ -414,10 +552,12 @@ def _init(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, channel,
     included, are out of reach (``terminal`` comes in already imported).
     """
     native.set_dumpable(False)
-    os.setsid()
-    os.read(sync_r, 2)
+    if cfg.new_session:
+        os.setsid()
+    if os.read(sync_r, 2) != b"go":  # end of file: the runtime died before releasing us
+        raise ContainerError("the runtime ended before it released the container")
     os.close(sync_r)
-    mounts.make_private()
+    mounts.set_propagation(cfg.rootfs_propagation)
     volumes = mounts.open_volumes([m.source for m in cfg.mounts])
     if cfg.user_namespace:
         idmap.become_root()
@@ -425,55 +565,65 @@ def _init(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, channel,
         network.loopback_up()
 
     overlay = (scratch.upper, scratch.work) if cfg.overlay else (None, None)
-    root = mounts.mount_rootfs(cfg.rootfs, scratch.merged, *overlay)
+    rootfs_dir = idmap.attach_tree(rootfs_tree, scratch.merged, cfg.rootfs)
+    root = mounts.mount_rootfs(rootfs_dir, scratch.merged, *overlay)
     mounts.mount_proc(root, cfg.may_mount_own(Namespace.PID))
     mounts.mount_sys(root, cfg.may_mount_own(Namespace.NET), cfg.sys_readonly)
     mounts.mount_dev(root, cfg.user_namespace, cfg.may_mount_own(Namespace.IPC))
+    mounts.make_device_nodes(root, cfg.devices, cfg.user_namespace)
     mounts.mount_cgroup(root, cfg.may_mount_own(Namespace.CGROUP), cfg.sys_readonly)
     mounts.mask_paths(root, cfg.masked_paths)
     mounts.readonly_paths(root, cfg.readonly_paths)
-    mounts.pivot_to(root)
+    mounts.pivot_to(root) if cfg.root_mode == "pivot" else mounts.chroot_to(root)
     mounts.attach_volumes(volumes, [m.destination for m in cfg.mounts],
                           [m.readonly for m in cfg.mounts])
     if terminal is not None:
         terminal.open_in_container(channel)
         channel.close()
     mounts.finish_root(cfg.readonly)
+    mounts.set_propagation(cfg.rootfs_propagation)  # now for the container's own root
 
     if cfg.namespaces & Namespace.UTS:
         namespaces.set_hostname(cfg.hostname)
-    become_the_command(cfg, seccomp_program)
+    become_the_command(cfg, seccomp_program, stub, err_w)
 
 
-def become_the_command(cfg: Config, seccomp_program: bytes | None) -> None:
+def become_the_command(cfg: Config, seccomp_program: bytes | None, stub: int,
+                       err_w: int) -> None:
     """The end of the recipe, shared with ``exec``: the process's own layers, then execve.
 
     Runs inside the container, as its root; ``cfg`` says the user, command,
-    environment and working directory (``exec`` passes its own).
+    environment and working directory (``exec`` passes its own).  The execve
+    of the command is made by the sealed exec stub open at ``stub``
+    (:mod:`minicontainer.execstub`), never by this host Python; the stub
+    reports a failure on ``err_w``.
     """
     if seccomp_program is not None and not cfg.no_new_privileges:
         native.seccomp_load(seccomp_program)  # without no_new_privs it needs CAP_SYS_ADMIN: now
     capabilities.before_user_switch(cfg.capabilities)
     idmap.switch_user(cfg.uid, cfg.gid, [])
-    capabilities.apply(cfg.capabilities, cfg.uid == 0, cfg.ambient_capabilities)
+    capabilities.apply(cfg.capabilities, cfg.uid == 0, cfg.ambient_capabilities,
+                       cfg.inheritable_capabilities)
     if cfg.no_new_privileges:
         native.set_no_new_privs()
-    native.close_range(3, flags=_CLOSE_RANGE_CLOEXEC)
-    _enter_cwd(cfg.cwd)
+    if cfg.close_fds:
+        native.close_range(3, flags=_CLOSE_RANGE_CLOEXEC)
+    _enter_cwd(cfg.cwd, check_inside_root=cfg.close_fds)
     native.set_pdeathsig(signal.SIGKILL)
     if seccomp_program is not None and cfg.no_new_privileges:
         native.seccomp_load(seccomp_program)
-    _exec(cfg.args, cfg.environment())
+    execstub.exec_command(stub, err_w, cfg.args, cfg.environment())
 
 
 def _child(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, err_w: int, channel,
-           terminal, stdio: tuple[int | None, ...]) -> None:
+           terminal, stdio: tuple[int | None, ...], stub: int, rootfs_tree: int | None) -> None:
     """Run :func:`_init` and never return: report any failure on ``err_w`` and exit."""
     for target, fd in enumerate(stdio):
         if fd is not None:
             os.dup2(fd, target)
     run_reporting(err_w, "container init",
-                  lambda: _init(cfg, scratch, seccomp_program, sync_r, channel, terminal))
+                  lambda: _init(cfg, scratch, seccomp_program, sync_r, channel, terminal,
+                                stub, err_w, rootfs_tree))
 
 
 def run_reporting(err_w: int, what: str, body) -> None:
@@ -487,12 +637,11 @@ def run_reporting(err_w: int, what: str, body) -> None:
     if debug:
         import traceback  # now: after the pivot no module can be imported
     try:
-        for signum in FORWARDED_SIGNALS:
+        # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored
+        # across execve: `yes | head` in the container would never end.
+        for signum in (*FORWARDED_SIGNALS, signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(signum, signal.SIG_DFL)
         body()
-    except _ExecFailed as e:
-        code = e.code
-        _report(err_w, code, str(e))
     except BaseException as e:
         message = f"{what}: {describe(e)}"
         if debug:
@@ -502,41 +651,7 @@ def run_reporting(err_w: int, what: str, body) -> None:
         os._exit(code)
 
 
-class _ExecFailed(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _exec(args: list[str], env: list[str]) -> None:
-    """execve the command, searching the container's PATH as a shell would.
-
-    Written out rather than os.execvpe, which imports a module on its way: after
-    the pivot no module can be imported.  126 means found but not executable,
-    127 not found.
-    """
-    environ = dict(entry.split("=", 1) for entry in env)
-    name = args[0]
-    if "/" in name:
-        candidates = [name]
-    else:
-        candidates = [os.path.join(d or ".", name) for d in environ.get("PATH", "").split(":")]
-    denied = None
-    for path in candidates:
-        try:
-            os.execve(path, args, environ)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        except OSError as e:
-            if e.errno not in (errno.EACCES, errno.ENOEXEC, errno.EISDIR, errno.EPERM):
-                raise
-            denied = e
-    if denied is not None:
-        raise _ExecFailed(EXIT_NOT_EXECUTABLE, f"{name}: {denied.strerror}")
-    raise _ExecFailed(EXIT_NOT_FOUND, f"{name}: command not found in the container")
-
-
-def _enter_cwd(cwd: str) -> None:
+def _enter_cwd(cwd: str, check_inside_root: bool = True) -> None:
     """chdir to the working directory, creating it, and prove it is inside the new root.
 
     A directory fd leaked from the host would make the cwd a door out of the
@@ -544,6 +659,8 @@ def _enter_cwd(cwd: str) -> None:
     """
     os.makedirs(cwd, exist_ok=True)
     os.chdir(cwd)
+    if not check_inside_root:
+        return
     try:
         here = os.getcwd()
     except FileNotFoundError:  # the kernel's "(unreachable)": not below our root
@@ -553,8 +670,13 @@ def _enter_cwd(cwd: str) -> None:
 
 
 def _report(err_w: int, code: int, message: str) -> None:
+    text = f"{code} {message}"
     try:
-        os.write(err_w, f"{code} {message}".encode())
+        data = text.encode(errors="surrogateescape")  # an argument that was not UTF-8
+    except UnicodeEncodeError:
+        data = text.encode(errors="backslashreplace")
+    try:
+        os.write(err_w, data)
     except OSError:
         pass
 
@@ -562,7 +684,7 @@ def _report(err_w: int, code: int, message: str) -> None:
 def raise_reported(pid: int, report: bytes) -> None:
     """A child reported a failure (``CODE message``): reap it and raise what it said."""
     os.waitpid(pid, 0)
-    code, _, message = report.decode(errors="replace").partition(" ")
+    code, _, message = report.decode(errors="backslashreplace").partition(" ")
     raise ContainerError(message, int(code))
 
 
@@ -610,7 +732,7 @@ def _check_startable(cfg: Config) -> None:
             "this kernel does not allow user namespaces (CONFIG_USER_NS, or "
             "user.max_user_namespaces is 0); use --userns host or enable them"
         )
-    if cfg.user_namespace:
+    if cfg.user_namespace and cfg.userns_range == "shared":  # else the runtime opens it
         blocked = _unreachable_dir(cfg.rootfs, cfg.host_uid(0), cfg.host_gid(0))
         if blocked:
             raise ConfigError(
@@ -624,11 +746,16 @@ def _unreachable_dir(path: str, uid: int, gid: int) -> str | None:
     """The first directory on the way to ``path`` that ``uid``/``gid`` may not search.
 
     The overlay is mounted by the container's root, a nobody on the host, so
-    every directory above the rootfs must let it through.
+    every directory down to the rootfs, itself included, must let it through.
     """
-    current = "/"
-    for part in os.path.abspath(path).split("/")[1:]:
-        st = os.stat(current)
+    parts = os.path.abspath(path).split("/")[1:]
+    for current in ["/", *("/" + "/".join(parts[:i + 1]) for i in range(len(parts)))]:
+        try:
+            st = os.stat(current)
+        except OSError:
+            return None  # missing: validation names it
+        if not stat.S_ISDIR(st.st_mode):
+            return None  # not a directory: validation names it
         if st.st_uid == uid:
             allowed = st.st_mode & 0o100
         elif st.st_gid == gid:
@@ -637,7 +764,6 @@ def _unreachable_dir(path: str, uid: int, gid: int) -> str | None:
             allowed = st.st_mode & 0o001
         if not allowed:
             return current
-        current = os.path.join(current, part)
     return None
 
 

@@ -9,7 +9,9 @@ life, and no process in it can remove it.
 Generating the BPF program takes libseccomp tens of milliseconds, so
 :func:`compiled` keeps each program it generated in a cache directory, keyed by
 everything that decides it (profile, capabilities, architecture, kernel and
-libseccomp versions); :func:`minicontainer.native.seccomp_load` installs one.
+libseccomp versions, and ``BUILD_LOGIC``); :func:`minicontainer.native.seccomp_load`
+installs one.  :func:`by_arch` says what the filter does on each architecture, the
+32-bit doors of an x86_64 kernel included.
 
 Example::
 
@@ -34,7 +36,6 @@ ACTIONS = {
     "SCMP_ACT_KILL_PROCESS": 0x80000000,
     "SCMP_ACT_TRAP": 0x00030000,
     "SCMP_ACT_ERRNO": 0x00050000,
-    "SCMP_ACT_TRACE": 0x7FF00000,
     "SCMP_ACT_LOG": 0x7FFC0000,
     "SCMP_ACT_ALLOW": 0x7FFF0000,
 }
@@ -58,11 +59,28 @@ NATIVE_ARCH = {
     "ppc64le": "SCMP_ARCH_PPC64LE",
 }
 EPERM = 1
-_TOP_KEYS = {"defaultAction", "defaultErrnoRet", "architectures", "archMap", "syscalls",
-             "flags", "listenerPath", "listenerMetadata"}
-_RULE_KEYS = {"names", "name", "action", "errnoRet", "args", "includes", "excludes", "comment"}
-_ARG_KEYS = {"index", "value", "valueTwo", "op"}
-_FILTER_KEYS = {"caps", "arches", "minKernel"}
+ENOSYS = 38
+EACCES = 13
+# Calls that x86 (and s390, ppc, mips o32) processes can also make through a
+# multiplexer: its first argument picks the call, its second points at the call's
+# arguments in memory, where seccomp cannot read.  libseccomp compiles a rule on
+# such a call into "multiplexer, if call == N" and drops the argument tests, so
+# minicontainer denies the multiplexer on those architectures whenever a rule looks
+# at the arguments of one of its calls (the direct syscalls stay, filtered).
+MULTIPLEXERS = {
+    "socketcall": {"socket", "bind", "connect", "listen", "accept", "getsockname",
+                   "getpeername", "socketpair", "send", "recv", "sendto", "recvfrom",
+                   "shutdown", "setsockopt", "getsockopt", "sendmsg", "recvmsg", "accept4",
+                   "recvmmsg", "sendmmsg"},
+    "ipc": {"semop", "semget", "semctl", "semtimedop", "msgsnd", "msgrcv", "msgget", "msgctl",
+            "shmat", "shmdt", "shmget", "shmctl"},
+}
+MULTIPLEXING_ARCHES = {"SCMP_ARCH_X86", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_PPC",
+                       "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC64LE", "SCMP_ARCH_MIPS",
+                       "SCMP_ARCH_MIPSEL"}
+# Part of the cache key: change it whenever build() turns a profile into another program.
+BUILD_LOGIC = 2
+_SCHEMA = os.path.join(os.path.dirname(__file__), "schemas", "seccomp.json")
 
 
 class ProfileError(ContainerError):
@@ -88,10 +106,17 @@ def load_file(path: str) -> dict:
     import json
 
     try:
-        with open(path) as f:
-            profile = json.load(f)
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError as e:
         raise ProfileError(f"seccomp profile {path}: {e.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ProfileError(f"seccomp profile {path}: not UTF-8 (byte {data[e.start]:#04x} "
+                           f"at offset {e.start})") from None
+    try:
+        profile = json.loads(text)
     except json.JSONDecodeError as e:
         raise ProfileError(f"seccomp profile {path}: not JSON ({e})") from None
     validate(profile)
@@ -106,92 +131,102 @@ def default_profile() -> dict:
 
 
 def _field_error(where: str, value: object, why: str) -> ProfileError:
-    return ProfileError(f"seccomp profile: {where}: {value!r} {why}")
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return ProfileError(f"seccomp profile: {where}: {shown} {why}")
 
 
 def validate(profile: object) -> list[str]:
     """Raise :class:`ProfileError` for the first unusable field; return warnings.
 
-    Warnings are syscall names this libseccomp does not know: Docker ignores
-    those too, so a profile written for a newer kernel still loads.
+    The shape (types, names, ranges) is checked against the JSON schema in
+    ``schemas/seccomp.json``; what a schema cannot say (architectures libseccomp
+    knows, rules that contradict each other) is checked here.  Warnings are
+    syscall names this libseccomp does not know: Docker ignores those too, so a
+    profile written for a newer kernel still loads.
     """
-    if not isinstance(profile, dict):
-        raise _field_error("profile", type(profile).__name__, "is not a JSON object")
-    unknown = set(profile) - _TOP_KEYS
-    if unknown:
-        raise _field_error("profile", sorted(unknown)[0], "is not a profile field")
-    _check_action("defaultAction", profile.get("defaultAction"))
-    if "defaultErrnoRet" in profile:
-        _check_errno("defaultErrnoRet", profile["defaultErrnoRet"])
-    for arch in profile.get("architectures", []):
-        _check_arch("architectures", arch)
+    _check_schema(profile)
+    for i, arch in enumerate(profile.get("architectures", [])):
+        _check_arch(f"architectures[{i}]", arch)
     for i, entry in enumerate(profile.get("archMap", [])):
-        _check_arch(f"archMap[{i}].architecture", entry.get("architecture"))
-        for sub in entry.get("subArchitectures", []):
-            _check_arch(f"archMap[{i}].subArchitectures", sub)
-    warnings = []
-    syscalls = profile.get("syscalls", [])
-    if not isinstance(syscalls, list):
-        raise _field_error("syscalls", syscalls, "is not a list")
-    for i, rule in enumerate(syscalls):
-        warnings += _check_rule(f"syscalls[{i}]", rule)
-    return warnings
+        _check_arch(f"archMap[{i}].architecture", entry["architecture"])
+        for j, sub in enumerate(entry.get("subArchitectures", [])):
+            _check_arch(f"archMap[{i}].subArchitectures[{j}]", sub)
+    _check_contradictions(profile.get("syscalls", []))
+    return [f"syscalls[{i}]: syscall {n!r} is unknown to libseccomp, ignored"
+            for i, rule in enumerate(profile.get("syscalls", [])) for n in _rule_names(rule)
+            if lib.mc_seccomp_syscall_number(n.encode()) == -1]
 
 
-def _check_action(where: str, action: object) -> None:
-    if action not in ACTIONS:
-        raise _field_error(where, action, f"is not an action ({', '.join(ACTIONS)})")
+def _check_schema(profile: object) -> None:
+    import json
+
+    import jsonschema
+
+    with open(_SCHEMA) as f:
+        schema = json.load(f)
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(profile))
+    if errors:
+        raise _schema_error(jsonschema.exceptions.best_match(errors))
 
 
-def _check_errno(where: str, value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 4095:
-        raise _field_error(where, value, "is not an errno number (0-4095)")
+def _schema_error(error) -> ProfileError:
+    """The message for one jsonschema error, from the ``x-`` hints of its subschema."""
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    where = where.lstrip(".") or "profile"
+    schema, instance = error.schema, error.instance
+    if error.validator == "additionalProperties":
+        extra = sorted(set(instance) - set(schema.get("properties", {})))[0]
+        return _field_error(where, extra, f"is not {schema['x-field']}")
+    if error.validator in ("required", "anyOf") and "x-why-required" in schema:
+        missing = "names" if error.validator == "anyOf" else next(
+            k for k in schema["required"] if k not in instance)
+        where = missing if where == "profile" else f"{where}.{missing}"
+        return ProfileError(f"seccomp profile: {where}: missing; {schema['x-why-required']}")
+    if where == "profile" and error.validator == "type":
+        return _field_error(where, type(instance).__name__, schema["x-why"])
+    return _field_error(where, instance, schema.get("x-why", f"is not valid: {error.message}"))
 
 
-def _check_arch(where: str, arch: object) -> None:
-    if not isinstance(arch, str) or not arch.startswith("SCMP_ARCH_"):
-        raise _field_error(where, arch, "is not an architecture (SCMP_ARCH_...)")
+def _check_arch(where: str, arch: str) -> None:
     if lib.mc_seccomp_arch_known(arch[10:].lower().encode()) == -1:
         raise _field_error(where, arch, "is not an architecture libseccomp knows")
 
 
-def _check_rule(where: str, rule: object) -> list[str]:
-    if not isinstance(rule, dict):
-        raise _field_error(where, rule, "is not a JSON object")
-    unknown = set(rule) - _RULE_KEYS
-    if unknown:
-        raise _field_error(where, sorted(unknown)[0], "is not a rule field")
-    names = _rule_names(rule)
-    if not names or not all(isinstance(n, str) and n for n in names):
-        raise _field_error(f"{where}.names", names, "must be a list of syscall names")
-    _check_action(f"{where}.action", rule.get("action"))
-    if "errnoRet" in rule:
-        _check_errno(f"{where}.errnoRet", rule["errnoRet"])
-    args = rule.get("args") or []
-    if not isinstance(args, list) or len(args) > 6:
-        raise _field_error(f"{where}.args", args, "must be a list of at most 6 comparisons")
-    for j, arg in enumerate(args):
-        _check_arg(f"{where}.args[{j}]", arg)
-    for key in ("includes", "excludes"):
-        cond = rule.get(key) or {}
-        if not isinstance(cond, dict) or set(cond) - _FILTER_KEYS:
-            raise _field_error(f"{where}.{key}", cond, "may hold only caps, arches, minKernel")
-    return [f"{where}: syscall {n!r} is unknown to libseccomp, ignored"
-            for n in names if lib.mc_seccomp_syscall_number(n.encode()) == -1]
+def _exclusive(a: dict, b: dict) -> bool:
+    """Whether two rules' includes/excludes can never hold at the same time."""
+    for one, other in ((a, b), (b, a)):
+        inc, exc = one.get("includes") or {}, other.get("excludes") or {}
+        if set(inc.get("caps", [])) & set(exc.get("caps", [])):
+            return True
+        if set(inc.get("arches", [])) & set(exc.get("arches", [])):
+            return True
+    arches_a = set((a.get("includes") or {}).get("arches", []))
+    arches_b = set((b.get("includes") or {}).get("arches", []))
+    return bool(arches_a and arches_b and not arches_a & arches_b)
 
 
-def _check_arg(where: str, arg: object) -> None:
-    if not isinstance(arg, dict) or set(arg) - _ARG_KEYS:
-        raise _field_error(where, arg, "is not {index, value, valueTwo, op}")
-    index = arg.get("index")
-    if not isinstance(index, int) or not 0 <= index <= 5:
-        raise _field_error(f"{where}.index", index, "is not an argument index 0-5")
-    for key in ("value", "valueTwo"):
-        value = arg.get(key, 0)
-        if not isinstance(value, int) or not 0 <= value < 2**64:
-            raise _field_error(f"{where}.{key}", value, "is not an unsigned 64-bit number")
-    if arg.get("op") not in OPERATORS:
-        raise _field_error(f"{where}.op", arg.get("op"), f"is not one of {', '.join(OPERATORS)}")
+def _check_contradictions(syscalls: list[dict]) -> None:
+    """Refuse a syscall given two different unconditional actions that can both apply."""
+    seen: dict[str, list[tuple[int, dict]]] = {}
+    for i, rule in enumerate(syscalls):
+        if rule.get("args"):
+            continue
+        for name in _rule_names(rule):
+            for j, earlier in seen.get(name, []):
+                if _verdict(earlier) != _verdict(rule) and not _exclusive(earlier, rule):
+                    raise _field_error(f"syscalls[{i}].names", name,
+                                       f"is {_verdict(rule)} here but {_verdict(earlier)} "
+                                       f"by syscalls[{j}], both unconditionally")
+            seen.setdefault(name, []).append((i, rule))
+
+
+def _verdict(rule: dict) -> str:
+    action = rule["action"]
+    if action == "SCMP_ACT_ERRNO" and "errnoRet" in rule:
+        return f"{action}({rule['errnoRet']})"
+    return action
 
 
 def _rule_names(rule: dict) -> list[str]:
@@ -252,7 +287,7 @@ def compiled(profile: dict, capabilities: set[str], cache_dir: str) -> bytes:
     """
     import zlib
 
-    key = repr((profile, sorted(capabilities), native_arch(), kernel_version(),
+    key = repr((BUILD_LOGIC, profile, sorted(capabilities), native_arch(), kernel_version(),
                 libseccomp_version())).encode()
     path = os.path.join(cache_dir, f"{zlib.crc32(key):08x}-{len(key)}.bpf")
     try:
@@ -276,6 +311,32 @@ def compiled(profile: dict, capabilities: set[str], cache_dir: str) -> bytes:
     return program
 
 
+class _Plan:
+    """What :func:`build` puts in a filter: the arches, the rules that apply, and the
+    multiplexers denied because a rule looks at the arguments of one of their calls."""
+
+    def __init__(self, profile: dict, capabilities: set[str], arch: str,
+                 kernel: tuple[int, int]) -> None:
+        arches = {arch}
+        for entry in profile.get("archMap", []):
+            if entry.get("architecture") == arch:
+                arches |= set(entry.get("subArchitectures", []))
+        arches |= set(profile.get("architectures", []))
+        self.native = arch
+        self.arches = [arch, *sorted(arches - {arch})]
+        self.default_errno = profile.get("defaultErrnoRet", EPERM)
+        self.default_action = _action(profile["defaultAction"], None, self.default_errno)
+        self.rules = [(i, rule) for i, rule in enumerate(profile.get("syscalls", []))
+                      if _applies(rule, capabilities, arches, kernel)]
+        self.denied_multiplexers: dict[str, list[str]] = {}
+        if arches & MULTIPLEXING_ARCHES:
+            for _, rule in self.rules:
+                for name in _rule_names(rule) if rule.get("args") else []:
+                    for multiplexer, calls in MULTIPLEXERS.items():
+                        if name in calls:
+                            self.denied_multiplexers.setdefault(multiplexer, []).append(name)
+
+
 def build(profile: dict, capabilities: set[str], arch: str | None = None,
           kernel: tuple[int, int] | None = None) -> Filter:
     """Compile ``profile`` for a process holding ``capabilities``.
@@ -284,26 +345,27 @@ def build(profile: dict, capabilities: set[str], arch: str | None = None,
     architecture or the kernel are left out, as Docker does.  The native
     architecture is always in the filter; the profile adds its
     sub-architectures (x86 and x32 beside x86_64), whose syscall numbers differ.
+    A multiplexer (``socketcall``, ``ipc``) answers ENOSYS when a rule looks at
+    the arguments of one of its calls: added first, this rule absorbs the
+    argument-less "multiplexer, if call == N" rules libseccomp would derive.
     """
-    arch = arch or native_arch()
-    kernel = kernel or kernel_version()
-    arches = {arch}
-    for entry in profile.get("archMap", []):
-        if entry.get("architecture") == arch:
-            arches |= set(entry.get("subArchitectures", []))
-    arches |= set(profile.get("architectures", []))
-    default_errno = profile.get("defaultErrnoRet", EPERM)
-    ctx = lib.mc_seccomp_init(_action(profile["defaultAction"], None, default_errno))
+    plan = _Plan(profile, capabilities, arch or native_arch(), kernel or kernel_version())
+    ctx = lib.mc_seccomp_init(plan.default_action)
     if ctx == ffi.NULL:
         raise ProfileError(f"seccomp profile: defaultAction {profile['defaultAction']!r} refused")
     flt = Filter(ctx)
-    for name in sorted(arches - {arch}):
+    for name in plan.arches[1:]:
         if lib.mc_seccomp_arch_add(ctx, name[10:].lower().encode()) == -1:
             raise _field_error("architectures", name, "cannot be added by libseccomp")
-    for i, rule in enumerate(profile.get("syscalls", [])):
-        if not _applies(rule, capabilities, arches, kernel):
-            continue
-        action = _action(rule["action"], rule.get("errnoRet"), default_errno)
+    no_args = ffi.new("uint64_t[]", [0])
+    for multiplexer in sorted(plan.denied_multiplexers):
+        nr = lib.mc_seccomp_syscall_number(multiplexer.encode())
+        # EACCES: ENOSYS is the default action already, nothing to add.
+        if (lib.mc_seccomp_rule_add(ctx, _action("SCMP_ACT_ERRNO", ENOSYS, 0), nr, 0, no_args)
+                == -1 and ffi.errno != EACCES):
+            raise OSError(ffi.errno, os.strerror(ffi.errno), f"seccomp rule for {multiplexer}")
+    for i, rule in plan.rules:
+        action = _action(rule["action"], rule.get("errnoRet"), plan.default_errno)
         args = rule.get("args") or []
         comparisons = ffi.new("uint64_t[]", [
             number for a in args
@@ -311,7 +373,7 @@ def build(profile: dict, capabilities: set[str], arch: str | None = None,
         ] or [0])
         for name in _rule_names(rule):
             nr = lib.mc_seccomp_syscall_number(name.encode())
-            if nr == -1:
+            if nr == -1 or name in plan.denied_multiplexers:
                 continue
             if lib.mc_seccomp_rule_add(ctx, action, nr, len(args), comparisons) == -1:
                 errno = ffi.errno
@@ -319,3 +381,59 @@ def build(profile: dict, capabilities: set[str], arch: str | None = None,
                                    f"cannot be added: {os.strerror(errno)} "
                                    "(a rule for it with another action exists already?)")
     return flt
+
+
+ARCH_LABELS = {"SCMP_ARCH_X86": "x86 (int 0x80)", "SCMP_ARCH_X32": "x32"}
+
+
+def by_arch(profile: dict, capabilities: set[str], arch: str | None = None,
+            kernel: tuple[int, int] | None = None) -> tuple[list[str], list[list[str]]]:
+    """What each architecture of the filter does with each syscall a rule names.
+
+    Returns the column titles and one row per syscall (name, then one cell per
+    architecture): ``allow``, ``errno N``..., ``... if args`` for a rule that
+    compares arguments, ``default`` where no rule applies, ``-`` where the
+    architecture has no such call, for a multiplexer that is denied, why; and a
+    last row for every other syscall.
+    """
+    plan = _Plan(profile, capabilities, arch or native_arch(), kernel or kernel_version())
+    by_name: dict[str, list[str]] = {}
+    for _, rule in plan.rules:
+        text = _describe(rule["action"], rule.get("errnoRet"), plan.default_errno)
+        if rule.get("args"):
+            text += " if args"
+        for name in _rule_names(rule):
+            if text not in by_name.setdefault(name, []):
+                by_name[name].append(text)
+    names = sorted(set(by_name) | set(plan.denied_multiplexers))
+    default = "default (" + _describe(profile["defaultAction"], None, plan.default_errno) + ")"
+    rows = []
+    for name in names:
+        row = [name]
+        for arch_name in plan.arches:
+            nr = lib.mc_seccomp_syscall_number_arch(arch_name[10:].lower().encode(),
+                                                    name.encode())
+            multiplexed = -300 < nr <= -100
+            if nr == -1 or nr <= -300 and name not in MULTIPLEXERS or (
+                    name in MULTIPLEXERS and arch_name not in MULTIPLEXING_ARCHES):
+                row.append("-")
+            elif name in plan.denied_multiplexers:
+                calls = ", ".join(sorted(set(plan.denied_multiplexers[name])))
+                row.append(f"errno {ENOSYS}: the arguments of {calls} are out of reach")
+            else:
+                cell = "; ".join(by_name.get(name, [default]))
+                via = next((m for m, calls in MULTIPLEXERS.items() if name in calls), None)
+                if (multiplexed or nr >= 0) and via in plan.denied_multiplexers and \
+                        arch_name in MULTIPLEXING_ARCHES:
+                    cell += f"; through {via}: errno {ENOSYS}"
+                row.append(cell)
+        rows.append(row)
+    rows.append(["(any other)", *(default for _ in plan.arches)])
+    titles = ["syscall", *(ARCH_LABELS.get(a, a[10:].lower()) for a in plan.arches)]
+    return titles, rows
+
+
+def _describe(action: str, errno_ret: int | None, default_errno: int) -> str:
+    if action == "SCMP_ACT_ERRNO":
+        return f"errno {default_errno if errno_ret is None else errno_ret}"
+    return action[9:].lower().replace("_", " ")

@@ -14,6 +14,7 @@ together with the start time the kernel gave that process.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import re
@@ -73,14 +74,19 @@ class Scratch:
     def create(self, overlay: bool, root_uid: int, root_gid: int) -> None:
         """Make the directories; the writable layer belongs to the container's root.
 
-        The parents are searchable (0711) so that the container's root, a nobody
-        on the host, can reach its layer when it mounts the overlay, but cannot
-        list other containers.
+        The container's root, an unprivileged uid on the host, must reach its
+        layer when it mounts the overlay; no other host user may, or a setuid file
+        the container made there would hand them that uid.  So the parents are
+        only searchable (0711: nobody can list the containers), and the
+        container's own directory lets in host root and the container root's
+        group alone (root:<its gid>, 0710).
         """
         for path in (LIB_DIR, CONTAINERS_DIR):
             os.makedirs(path, mode=0o711, exist_ok=True)
             os.chmod(path, 0o711)
-        os.mkdir(self.dir, 0o711)
+        os.mkdir(self.dir, 0o700)
+        os.chown(self.dir, 0, root_gid)
+        os.chmod(self.dir, 0o710)
         os.mkdir(self.merged, 0o755)
         if overlay:
             for path in (self.upper, self.work):
@@ -130,10 +136,14 @@ class StateStore:
         return Lock(os.path.join(self.dir(container_id), ".lock"))
 
     def create(self, container_id: str, state: dict) -> None:
-        """Claim ``container_id``; FileExistsError if a container has it already."""
+        """Claim ``container_id``; FileExistsError if a container has it already.
+
+        The record is written under the store's lock too, so that ``cleanup``, which
+        takes that lock, never mistakes a container being registered for a crash.
+        """
         with self.lock():
             os.mkdir(self.dir(container_id), 0o700)
-        self.save(container_id, state)
+            self.save(container_id, state)
 
     def save(self, container_id: str, state: dict) -> None:
         """Replace state.json atomically: readers see the old file or the new one."""
@@ -178,21 +188,106 @@ class StateStore:
         remove_tree(self.dir(container_id))
 
 
-def remove_tree(path: str) -> None:
-    """``rm -rf path`` without following symlinks.
+# Directories held open at once while removing; a deeper subtree is moved up first.
+_MAX_OPEN_DEPTH = 64
 
-    shutil.rmtree would do, but importing it (and the compression modules it
-    pulls in) costs more than a whole container start on a slow machine.
+
+def remove_tree(path: str) -> None:
+    """``rm -rf path`` that never follows a symlink and never enters another mount.
+
+    The tree may be a container's writable layer, which the container can change
+    while it is removed: every step is relative to an open directory fd and
+    refuses symlinks (``openat2`` with ``RESOLVE_NO_SYMLINKS``, ``unlinkat``,
+    ``unlinkat(AT_REMOVEDIR)``), so a directory swapped for a symlink is unlinked
+    as the symlink it has become.  A mount point (``RESOLVE_NO_XDEV``: bind mounts
+    of the same filesystem included, which ``st_dev`` would miss) is an error, not
+    something to empty.  No path is longer than one name: any depth can be
+    removed, and a subtree deeper than ``_MAX_OPEN_DEPTH`` is moved up to the top
+    first, so the number of open fds stays bounded.  (shutil.rmtree is fd-based
+    too, but importing it costs more than a whole container start on a slow
+    machine.)
     """
-    if not os.path.lexists(path):
+    parent_path, name = os.path.split(os.path.abspath(path))
+    try:
+        parent = os.open(parent_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
         return
-    for dirpath, dirnames, filenames in os.walk(path, topdown=False):
-        for name in filenames:
-            os.unlink(os.path.join(dirpath, name))
-        for name in dirnames:
-            child = os.path.join(dirpath, name)
-            if os.path.islink(child):
-                os.unlink(child)
-            else:
-                os.rmdir(child)
-    os.rmdir(path)
+    try:
+        top = _open_subdir(parent, name, path)
+        if top is None:
+            return
+        try:
+            _empty(top, path)
+        finally:
+            os.close(top)
+        os.rmdir(name, dir_fd=parent)
+    finally:
+        os.close(parent)
+
+
+def _open_subdir(parent: int, name: str, where: str) -> int | None:
+    """An fd of the directory ``name`` in ``parent``; None if it is gone, or was not a
+    directory (then it is unlinked: a symlink goes, never what it points to)."""
+    from minicontainer import native
+
+    try:
+        return native.openat2(parent, name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW,
+                              native.RESOLVE_NO_SYMLINKS | native.RESOLVE_NO_XDEV)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        if e.errno == errno.EXDEV:
+            raise OSError(errno.EBUSY, "a mount point: not removing what is mounted there",
+                          os.path.join(where, name)) from None
+        if e.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
+    _unlink(parent, name)
+    return None
+
+
+def _unlink(parent: int, name: str) -> bool:
+    """Unlink a non-directory; False if it has become a directory meanwhile."""
+    try:
+        os.unlink(name, dir_fd=parent)
+    except FileNotFoundError:
+        pass
+    except IsADirectoryError:
+        return False
+    return True
+
+
+def _clear_files(fd: int) -> list[str]:
+    """Unlink everything in the directory at ``fd`` but its subdirectories; their names."""
+    with os.scandir(fd) as entries:
+        listing = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+    return [name for name, is_dir in listing if is_dir or not _unlink(fd, name)]
+
+
+def _empty(top: int, path: str) -> None:
+    """Remove everything inside the directory open at ``top`` (depth first, iteratively)."""
+    # One entry per open directory: its fd, its name in the one above, the
+    # subdirectories still to remove in it.
+    stack: list[tuple[int, str, list[str]]] = [(top, path, _clear_files(top))]
+    try:
+        while stack:
+            fd, name, subdirs = stack[-1]
+            if not subdirs:
+                stack.pop()
+                if stack:
+                    os.close(fd)
+                    os.rmdir(name, dir_fd=stack[-1][0])
+                continue
+            child = subdirs.pop()
+            if len(stack) >= _MAX_OPEN_DEPTH:
+                parked = f".mc-remove-{os.urandom(8).hex()}"
+                os.rename(child, parked, src_dir_fd=fd, dst_dir_fd=top)
+                stack[0][2].append(parked)
+                continue
+            where = os.path.join(path, *(entry[1] for entry in stack[1:]))
+            child_fd = _open_subdir(fd, child, where)
+            if child_fd is not None:
+                stack.append((child_fd, child, []))
+                stack[-1][2].extend(_clear_files(child_fd))
+    finally:
+        for fd, _, _ in stack[1:]:
+            os.close(fd)

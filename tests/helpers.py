@@ -61,7 +61,10 @@ def container_processes() -> set[int]:
         if status["State"].split()[0] in ("Z", "X"):
             continue  # dead, waiting for its new parent to reap it
         uid = int(status["Uid"].split()[0])
-        if uid >= 1_000_000_000 or b"minicontainer" in cmdline and b"pytest" not in cmdline:
+        # A developer's `flock LOCK minicontainer ...` waiting its turn is no container.
+        runtime = (b"minicontainer" in cmdline and b"pytest" not in cmdline
+                   and not cmdline.startswith(b"flock\0"))
+        if uid >= 1_000_000_000 or runtime:
             found.add(int(entry))
     return found
 
@@ -101,8 +104,18 @@ def network_pieces() -> list[str]:
     return pieces
 
 
+def userns_blocks() -> list[str]:
+    """The host id blocks of --userns-range auto containers, with their owners."""
+    try:
+        with open("/run/minicontainer-userns/ranges.json") as f:
+            return [f"{first} {owner['id']}" for first, owner in json.load(f)["blocks"].items()]
+    except FileNotFoundError:
+        return []
+
+
 def leftovers() -> dict[str, object]:
     return {
+        "userns blocks": userns_blocks(),
         "network pieces": network_pieces(),
         "state dirs": state_dirs(),
         "mounts": host_mounts(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -326,3 +327,186 @@ def test_killing_a_foreground_runtime_leaves_state_rm_can_clean(name):
     mc("rm", name, check=True)
     assert not os.path.exists(state["bundle"]) and not os.path.exists(state["cgroup"])
     assert name not in ps("-a")
+
+
+# -- crash safety: whatever moment the runtime dies, rm -f and cleanup leave nothing
+
+
+def _owned(name: str, root: str | None = None) -> list[str]:
+    """What the host holds for container ``name``: state dir, scratch dir, cgroup."""
+    from minicontainer.cgroups import container_path
+
+    store = StateStore(root) if root else StateStore()
+    paths = (store.dir(name), Scratch(name).dir, container_path(name))
+    return [p for p in paths if p and os.path.lexists(p)]
+
+
+def _freeze_and_kill_when(process_pid: int, appears: str, poll) -> None:
+    """Busy-wait until ``appears`` exists, then stop the process there and kill it: it
+    gets no chance to go one step further, or to clean up."""
+    deadline = time.monotonic() + 30
+    while not os.path.lexists(appears):
+        assert poll() is None and time.monotonic() < deadline, "the moment never came"
+    os.kill(process_pid, signal.SIGSTOP)
+    os.kill(process_pid, signal.SIGKILL)
+
+
+def _moment_path(moment: str, name: str) -> str:
+    from minicontainer.cgroups import container_path
+
+    return {"state dir": StateStore().dir(name), "cgroup": container_path(name),
+            "scratch dir": Scratch(name).dir}[moment]
+
+
+@pytest.mark.parametrize("remover", [("rm", "-f"), ("cleanup",)])
+@pytest.mark.parametrize("moment", ["state dir", "cgroup", "scratch dir"])
+def test_kill_9_of_the_foreground_runtime_at_any_moment_leaves_nothing(name, moment, remover):
+    runtime = subprocess.Popen([*MC, "run", "--name", name, "--", "sleep", "30"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _freeze_and_kill_when(runtime.pid, _moment_path(moment, name), runtime.poll)
+    runtime.wait(10)
+    assert _owned(name)  # it died holding something
+    result = mc(*remover, *((name,) if remover[0] == "rm" else ()))
+    assert result.returncode == 0, result.stderr
+    assert name in result.stdout.split()
+    assert _owned(name) == []
+    again = mc("run", "--name", name, "--", "true")  # the name is free at once
+    assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.parametrize("moment", ["cgroup", "scratch dir"])
+def test_kill_9_of_the_monitor_while_it_starts_the_container_leaves_nothing(name, moment):
+    cli = subprocess.Popen([*MC, "run", "-d", "--name", name, "--", "sleep", "30"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The monitor records its pid before it makes the cgroup or the scratch directory.
+    path = _moment_path(moment, name)
+    deadline = time.monotonic() + 30
+    while not os.path.lexists(path):
+        assert time.monotonic() < deadline, "the moment never came"
+    state = StateStore().load(name)
+    os.kill(state["monitorPid"], signal.SIGSTOP)
+    os.kill(state["monitorPid"], signal.SIGKILL)
+    cli.wait(10)
+    assert cli.returncode != 0  # it never heard back from the monitor
+    mc("rm", "-f", name, check=True)
+    assert _owned(name) == []
+    start(name, "true")
+
+
+def test_cleanup_finds_what_a_lost_record_left(name):
+    """After a reboot /run is empty, but /var/lib still holds the scratch directory of a
+    container that was running: cleanup removes it, and the empty cgroup."""
+    start(name, "sleep", "30")
+    state = ps()[name]
+    os.kill(state["monitorPid"], signal.SIGKILL)  # the container dies with it
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{state['pid']}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    from minicontainer.state import remove_tree
+
+    remove_tree(StateStore().dir(name))
+    assert _owned(name) == [Scratch(name).dir, state["cgroup"]]
+    assert name not in ps("-a")
+    result = mc("cleanup")
+    assert result.returncode == 0, result.stderr
+    assert name in result.stdout.split()
+    assert _owned(name) == []
+
+
+def test_rm_f_of_a_running_foreground_container(name):
+    runtime = subprocess.Popen([*MC, "run", "--name", name, "--", "sh", "-c",
+                                "echo ready; sleep 30"], stdout=subprocess.PIPE, text=True)
+    assert runtime.stdout.readline() == "ready\n"
+    result = mc("rm", "-f", name)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{name}\n" and result.stderr == ""
+    assert runtime.wait(10) == 137  # the runtime reports its container killed, and ends
+    assert _owned(name) == []
+
+
+def test_rm_f_all_goes_on_past_a_failure_and_names_it(tmp_path, name):
+    root = str(tmp_path / "state")
+    names = [f"{name}-{i}" for i in range(3)]
+    for n in names:
+        result = mc("--root", root, "run", "-d", "--name", n, "--", "sh", "-c",
+                    "echo x > /stuck; sleep 30")
+        assert result.returncode == 0, result.stderr
+    stuck = os.path.join(Scratch(names[1]).upper, "stuck")
+    deadline = time.monotonic() + 20
+    while not os.path.exists(stuck):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    subprocess.run(["chattr", "+i", stuck], check=True)  # now nothing may unlink it
+    try:
+        result = mc("--root", root, "rm", "-f", "--all")
+        assert result.returncode == 125
+        assert sorted(result.stdout.split()) == [names[0], names[2]]
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and names[1] in lines[0] and "scratch" in lines[0], lines
+        assert _owned(names[0], root) == [] and _owned(names[2], root) == []
+    finally:
+        subprocess.run(["chattr", "-i", stuck], check=True)
+    mc("--root", root, "rm", "-f", names[1], check=True)
+    assert _owned(names[1], root) == []
+
+
+def test_logs_rotate_at_the_size_asked_and_keep_the_newest(name):
+    start(name, "sh", "-c", "i=0; while [ $i -lt 3000 ]; do echo line $i; i=$((i+1)); done",
+          flags=("--log-opt", "max-size=4k"))
+    assert Container(Config(args=["x"]), name).wait(20) == 0
+    log = StateStore().log_path(name)
+    assert os.path.getsize(log) <= 4096 and os.path.getsize(f"{log}.1") <= 4096
+    out = mc("logs", name, check=True).stdout
+    lines = out.splitlines()
+    assert lines[-1] == "line 2999"
+    numbers = [int(line.split()[1]) for line in lines]
+    assert numbers == list(range(numbers[0], 3000))  # in order, nothing missing in between
+
+
+def test_logs_are_bounded_by_default(name):
+    start(name, "sh", "-c", "yes 0123456789abcdef | head -c 19999990; echo end")  # 17 * n
+    assert Container(Config(args=["x"]), name).wait(60) == 0
+    log = StateStore().log_path(name)
+    total = os.path.getsize(log) + os.path.getsize(f"{log}.1")
+    assert 4 << 20 <= total <= 8 << 20
+    assert mc("logs", name, check=True).stdout.endswith("0123456789abcdef\nend\n")
+
+
+def test_a_writer_whose_reader_is_gone_gets_sigpipe():
+    # Python ignores SIGPIPE, and an ignored signal stays ignored across execve: without
+    # the reset, `yes` would write into the closed pipe for ever.
+    result = mc("run", "--", "sh", "-c", "yes | head -n 2; grep SigIgn /proc/self/status",
+                timeout=30)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["y", "y"]
+    ignored = int(lines[2].split()[1], 16)
+    assert not ignored & (1 << (signal.SIGPIPE - 1))
+
+
+@pytest.mark.parametrize("record", [None, "{}", '{"id": "x", "status": "creating"}', "{not json"])
+@pytest.mark.parametrize("remover", [("rm", "-f"), ("rm",), ("cleanup",)])
+def test_a_partial_record_is_no_obstacle_to_removal(name, record, remover):
+    """What a crash between making the state directory and writing the record (or a
+    record from another version) leaves: rm and cleanup still remove it all."""
+    os.makedirs(StateStore().dir(name), mode=0o700)
+    os.mkdir(Scratch(name).dir, 0o700)
+    if record is not None:
+        with open(os.path.join(StateStore().dir(name), "state.json"), "w") as f:
+            f.write(record)
+    listed = mc("ps", "-a")
+    assert listed.returncode == 0, listed.stderr
+    assert (name in listed.stdout) == (record not in (None, "{not json"))
+    result = mc(*remover, *((name,) if remover[0] == "rm" else ()))
+    assert result.returncode == 0, result.stderr
+    assert name in result.stdout.split()
+    assert _owned(name) == []
+    assert mc("rm", name).stderr == f"minicontainer: error: no such container: {name}\n"
+
+
+@pytest.mark.parametrize("command", [("exec", "-u", "1_000", "x", "true"),
+                                     ("exec", "-u", " 7", "x", "true")])
+def test_exec_user_is_strict_too(command):
+    result = mc(*command)
+    assert result.returncode == 125
+    assert result.stderr.startswith(f"minicontainer: error: user: {command[2]!r} ")

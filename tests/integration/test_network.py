@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -15,8 +16,9 @@ import time
 
 import pytest
 
-from helpers import mc, network_pieces, probe
+from helpers import MC, mc, network_pieces, probe
 from minicontainer import network
+from minicontainer.state import StateStore
 
 
 @pytest.fixture
@@ -163,11 +165,18 @@ def test_container_network_mode_shares_the_other_containers_eth0(name):
     (["--net", "container:missing"], "net: 'container:missing' names no such container"),
     (["--net", "bridge", "--subnet", "8.8.0.0/16"], "subnet: '8.8.0.0/16' is not a private"),
     (["--share", "net", "--net", "bridge"], "share: 'net' contradicts --net bridge"),
+    (["-p", "٨٠:80", "--net", "bridge"], "publish: '٨٠:80' port '٨٠' is not a number"),
+    (["-p", "0.0.0.0:", "--net", "bridge"], "publish: '0.0.0.0:' has an empty container port"),
+    (["-p", "8080:80", "-p", "8080:81", "--net", "bridge"],
+     "publish: 8080:81/tcp uses host port 8080/tcp again (after 8080:80/tcp)"),
+    (["--subnet", "10.89.0.0/16"], "subnet: '10.89.0.0/16' needs --net bridge"),
+    (["--subnet", "10.89.0.0/16", "--net", "host"], "subnet: '10.89.0.0/16' needs --net bridge"),
 ])
 def test_bad_network_flags_are_errors(flags, message):
     result = mc("run", *flags, "--", "true")
     assert result.returncode == 125
     assert result.stderr.startswith("minicontainer: error: ")
+    assert len(result.stderr.splitlines()) == 1, result.stderr
     assert message in result.stderr, result.stderr
 
 
@@ -232,3 +241,217 @@ def test_python_api_veth_into_a_process():
         holder.kill()
         holder.wait()
         network.delete_link("mcvapitest")
+
+
+# ---- the firewall: what may cross into mc0
+
+# What a container root with CAP_NET_ADMIN and a writable /proc/sys can do to send a packet
+# with destination 127.0.0.1 out of eth0 to the gateway, and accept the replies from there.
+REACH_HOST_LOOPBACK = (
+    "ip addr del 127.0.0.1/8 dev lo && "  # else a reply from 127.0.0.1 is a martian here
+    "ip route add 127.0.0.1/32 via 10.88.0.1 dev eth0 && "
+    "echo 1 > /proc/sys/net/ipv4/conf/eth0/route_localnet && "
+    "nc -w 3 127.0.0.1 {port} </dev/null; echo attack ran")
+
+
+def test_bridge_container_cannot_reach_the_hosts_loopback_services(host_services):
+    # CVE-2020-8558: route_localnet on mc0 must not open the host's 127.0.0.1 to the bridge.
+    port, _ = host_services
+    result = mc("run", "--net", "bridge", "--cap-add", "NET_ADMIN",
+                "--security-opt", "systempaths=unconfined", "--",
+                "sh", "-c", REACH_HOST_LOOPBACK.format(port=port))
+    assert result.stdout.endswith("attack ran\n"), result.stderr
+    assert "host secret" not in result.stdout
+    assert "timed out" in result.stderr
+
+
+def test_a_port_published_on_127_0_0_1_still_answers_there(name):
+    # The twin: the same route_localnet carries DNATed loopback traffic into the container.
+    start(name, "--net", "bridge", "-p", "127.0.0.1:18083:8080", command=SERVE_PONG)
+    assert _retry_connect(("127.0.0.1", 18083)) == b"pong\n"
+
+
+NEIGHBOUR_HOST_END = "mcvnb0"  # "mcv": the leak fixture checks that it goes
+NEIGHBOUR_NET = ("192.168.251.1", "192.168.251.2")
+
+
+class Neighbour:
+    """Runs commands in the neighbour's network namespace."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def command(self, *args: str) -> list[str]:
+        """``args`` as a command line that runs in the neighbour's namespace."""
+        return ["nsenter", "-t", str(self.pid), "-n", *args]
+
+    def connect(self, address: str, port: int) -> subprocess.CompletedProcess:
+        """What ``nc ADDRESS PORT`` there receives (stdout) and says (stderr)."""
+        return subprocess.run(self.command("/bin/busybox", "nc", "-w", "2", address, str(port)),
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=30)
+
+
+@pytest.fixture
+def neighbour():
+    """A machine beside the host: a network namespace of the test's own (held by a
+    process, so no /run/netns mount is left), a veth to the host, and a route in it to
+    the container subnet through the host."""
+    holder = subprocess.Popen(["unshare", "--net", "sleep", "120"])
+    try:
+        time.sleep(0.3)
+        host_ip, neighbour_ip = NEIGHBOUR_NET
+        network.create_veth_into(holder.pid, NEIGHBOUR_HOST_END)
+        network.add_address(None, NEIGHBOUR_HOST_END, f"{host_ip}/24")
+        network.set_up(None, NEIGHBOUR_HOST_END)
+        network.add_address(holder.pid, "eth0", f"{neighbour_ip}/24")
+        network.set_up(holder.pid, "eth0")
+        network.set_up(holder.pid, "lo")
+        subprocess.run(["nsenter", "-t", str(holder.pid), "-n", "ip", "route", "add",
+                        network.DEFAULT_SUBNET, "via", host_ip], check=True)
+
+        yield Neighbour(holder.pid)
+    finally:
+        # Before the namespace goes: its end going takes this one away at any moment.
+        network.delete_link(NEIGHBOUR_HOST_END)
+        holder.kill()
+        holder.wait()
+
+
+SERVE_PUBLISHED_AND_NOT = ("while :; do echo published | nc -l -p 8080; done & "
+                           "while :; do echo unpublished | nc -l -p 9090; done")
+
+
+def test_a_neighbour_routing_via_the_host_reaches_only_published_ports(name, neighbour):
+    state = start(name, "--net", "bridge", "-p", "18084:8080", command=SERVE_PUBLISHED_AND_NOT)
+    address = state["network"]["address"]
+    host_ip = NEIGHBOUR_NET[0]
+    published = ""
+    for _ in range(50):  # the twin: a published port, through the host's address
+        published = neighbour.connect(host_ip, 18084).stdout
+        if published:
+            break
+        time.sleep(0.2)
+    assert published == "published\n"
+    # Routed straight to the container, neither port answers: only DNATed traffic goes in.
+    direct = neighbour.connect(address, 8080)
+    assert direct.stdout == "" and "timed out" in direct.stderr
+    unpublished = neighbour.connect(address, 9090)
+    assert unpublished.stdout == "" and "timed out" in unpublished.stderr
+
+
+def test_a_bridge_container_still_connects_out_to_the_neighbour(name, neighbour):
+    start(name, "--net", "bridge", command="sleep 60")
+    listener = subprocess.Popen(neighbour.command("/bin/busybox", "nc", "-l", "-p", "7070"),
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        sent = ""
+        for _ in range(50):
+            sent = mc("exec", name, "sh", "-c",
+                      f"echo from the container | nc -w 2 {NEIGHBOUR_NET[1]} 7070").stderr
+            if listener.poll() is not None:
+                break
+            time.sleep(0.2)
+        out, _ = listener.communicate(timeout=10)
+    finally:
+        listener.kill()
+    assert out == "from the container\n", sent
+
+
+# ---- start failures and removal leave nothing
+
+
+def _forwarding() -> str:
+    with open("/proc/sys/net/ipv4/ip_forward") as f:
+        return f.read().strip()
+
+
+def _path_with_nft(directory, script: str | None) -> dict:
+    """An environment whose PATH finds ``script`` as ``nft`` first (None: no nft at all)."""
+    if script is None:
+        return {**os.environ, "PATH": str(directory)}
+    nft = directory / "nft"
+    nft.write_text(f"#!/bin/sh\n{script}\n")
+    nft.chmod(0o755)
+    return {**os.environ, "PATH": f"{directory}:{os.environ['PATH']}"}
+
+
+@pytest.mark.parametrize(("script", "message"), [
+    ('echo "Error: Could not process rule: simulated" >&2; exit 1',
+     "network: write the nftables table: nft refused the ruleset: Error: Could not process "
+     "rule: simulated"),
+    (None, "network: write the nftables table: nft is not installed (Debian: apt install "
+           "nftables)"),
+])
+def test_nft_failing_or_missing_fails_the_start_and_leaves_nothing(tmp_path, script, message):
+    env = _path_with_nft(tmp_path, script)
+    result = mc("run", "--net", "bridge", "-p", "18085:80", "--", "true", env=env)
+    assert result.returncode == 125
+    assert result.stderr == f"minicontainer: error: {message}\n"
+    assert network_pieces() == []
+    assert _forwarding() == FORWARDING_BEFORE
+
+
+def test_nft_failing_leaves_the_other_containers_network_alone(tmp_path, name):
+    start(name, "--net", "bridge", "-p", "18086:8080", command=SERVE_PONG)
+    before = network_pieces()
+    env = _path_with_nft(tmp_path, "exit 1")
+    assert mc("run", "--net", "bridge", "--", "true", env=env).returncode == 125
+    assert network_pieces() == before
+    assert _retry_connect(("127.0.0.1", 18086)) == b"pong\n"
+
+
+def test_a_netlink_error_during_attach_fails_the_start_and_leaves_nothing(name):
+    # The veth's peer is made under a temporary name before it moves into the container:
+    # a link of that name already there makes the kernel refuse (EEXIST) mid-attach.
+    squatter = f"{network.veth_name(name)}tmp"
+    subprocess.run(["ip", "link", "add", squatter, "type", "bridge"], check=True)
+    try:
+        result = mc("run", "--name", name, "--net", "bridge", "--", "true")
+        assert result.returncode == 125
+        assert result.stderr == "minicontainer: error: network: create the veth: File exists\n"
+    finally:
+        network.delete_link(squatter)
+    assert network_pieces() == []
+    assert _forwarding() == FORWARDING_BEFORE
+    assert mc("run", "--name", name, "--net", "bridge", "--", "true").returncode == 0
+
+
+@pytest.mark.parametrize(("removal", "record"), [
+    (["rm", "-f", "{name}"], "kept"),
+    (["cleanup"], "kept"),
+    (["rm", "-f", "--all"], "kept"),
+    (["rm", "-f", "{name}"], "gone"),  # the lease alone says what the id owned
+    (["cleanup"], "gone"),
+])
+def test_kill_9_of_the_runtime_during_attach_is_cleaned_up(tmp_path, name, removal, record):
+    # A fake nft that blocks holds the runtime at the last step of attach, with the lease,
+    # bridge, veth and IP forwarding all made; then the runtime dies without a word.
+    marker = tmp_path / "nft-started"
+    env = _path_with_nft(tmp_path, f"echo $$ > {marker}; exec sleep 60")
+    runtime = subprocess.Popen([*MC, "run", "--name", name, "--net", "bridge", "-p",
+                                "18087:80", "--", "sleep", "60"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    fake_nft = None
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() or not marker.read_text().strip():
+            assert time.monotonic() < deadline, "the runtime never reached nft"
+            time.sleep(0.05)
+        fake_nft = int(marker.read_text())
+        assert network.link_exists("mc0") and _forwarding() == "1"
+        runtime.kill()
+    finally:
+        runtime.kill()
+        runtime.wait()
+        if fake_nft is not None:
+            os.kill(fake_nft, 9)
+    if record == "gone":
+        shutil.rmtree(StateStore().dir(name))
+    result = mc(*(arg.format(name=name) for arg in removal))
+    assert result.returncode == 0, result.stderr
+    assert network_pieces() == []
+    assert _forwarding() == FORWARDING_BEFORE
+    again = mc("run", "--name", name, "--net", "bridge", "-p", "18087:80", "--", "true")
+    assert again.returncode == 0, again.stderr
+    assert network_pieces() == []

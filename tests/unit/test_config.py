@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from minicontainer.config import (
     Config,
     ConfigError,
     Mount,
+    Resources,
+    host_memory,
+    parse_decimal,
+    parse_duration,
+    parse_int,
     parse_namespaces,
+    parse_size,
+    parse_state_root,
     parse_user,
 )
 from minicontainer.idmap import IdMapping, subid_range, to_host
@@ -162,3 +171,156 @@ def test_hostname_for_a_container_name(name, hostname):
     from minicontainer.config import hostname_for
 
     assert hostname_for(name) == hostname
+
+
+# -- the strict parsers: every numeric flag goes through one of them
+
+
+@pytest.mark.parametrize("spec", ["1_000", " 7 ", "7 ", "\u0663", "+7", "7:", "0x10", "1:\u0661",
+                                  "1e3", ""])
+def test_parse_user_takes_ascii_digits_only(spec):
+    with pytest.raises(ConfigError, match=f"^user: {re.escape(repr(spec))} "):
+        parse_user(spec)
+
+
+@pytest.mark.parametrize(("text", "value"), [("0", 0), ("42", 42), ("007", 7)])
+def test_parse_int(text, value):
+    assert parse_int("n", text) == value
+
+
+@pytest.mark.parametrize("text", ["1_000", " 7", "7\n", "\u0663", "-1", "+1", "", "1.0", "1e3"])
+def test_parse_int_rejects_what_int_would_take(text):
+    with pytest.raises(ConfigError, match=f"^n: {re.escape(repr(text))} is not a whole number"):
+        parse_int("n", text)
+
+
+def test_parse_int_checks_the_range():
+    with pytest.raises(ConfigError, match="^n: '11' must be from 1 to 10$"):
+        parse_int("n", "11", 1, 10)
+    with pytest.raises(ConfigError, match="^n: '0' must be at least 1$"):
+        parse_int("n", "0", 1)
+
+
+@pytest.mark.parametrize(("text", "size"), [
+    ("64m", 64 << 20), ("64MB", 64 << 20), ("512k", 512 << 10), ("1048576", 1 << 20),
+    ("10b", 10), ("1G", 1 << 30)])
+def test_parse_size(text, size):
+    assert parse_size("memory", text) == size
+
+
+@pytest.mark.parametrize("text", ["1_000m", " 64m", "64m ", "\u0666\u0664m", "-1", "0", "0m", "m",
+                                  "1.5g", "64x", "nan", "inf", ""])
+def test_parse_size_rejects(text):
+    with pytest.raises(ConfigError, match=f"^memory: {re.escape(repr(text))} "):
+        parse_size("memory", text)
+
+
+def test_parse_size_names_the_bound():
+    with pytest.raises(ConfigError, match="is more than this machine's memory"):
+        parse_size("memory", "2k", 1024, "this machine's memory")
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("0", 0), ("10", 10), ("0.5", 0.5), (".5", 0.5),
+                                               ("2.", 2)])
+def test_parse_duration(text, seconds):
+    assert parse_duration("time", text) == seconds
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "-1", "1e3", " 1", "1_0", "\u0661",
+                                  "", ".", "99999999999"])
+def test_parse_duration_rejects_what_would_hang_or_lie(text):
+    with pytest.raises(ConfigError, match=f"^time: {re.escape(repr(text))} "):
+        parse_duration("time", text)
+
+
+def test_parse_decimal_refuses_nan_which_fails_every_comparison():
+    with pytest.raises(ConfigError, match="^cpus: 'nan' is not a decimal number"):
+        parse_decimal("cpus", "nan", 0.01, 2)
+    assert parse_decimal("cpus", "0.5", 0.01, 2) == 0.5
+
+
+@pytest.mark.parametrize(("flag", "text"), [
+    ("cpus", "1_0"), ("cpus", " 1"), ("cpus", "\u0661"), ("cpus", "inf"), ("cpus", "1000"),
+    ("cpu_weight", "\u0661\u0660"), ("cpu_weight", "1_0"), ("cpu_weight", "0"),
+    ("pids_limit", " 5"), ("pids_limit", "\u0665"), ("pids_limit", "99999999999"),
+    ("cpuset_cpus", "\u0660"), ("cpuset_cpus", "0,,1"), ("cpuset_cpus", " 0"),
+    ("cpuset_cpus", "1-0"), ("cpuset_cpus", "4096"), ("cpuset_cpus", "0-99999999999"),
+    ("memory", "1_0m"), ("memory", "100000t"), ("memory_high", "\u0661m"),
+])
+def test_every_resource_flag_is_strict_and_checked_against_the_host(flag, text):
+    field = flag.replace("_", "-")
+    with pytest.raises(ConfigError, match=f"^{field}: {re.escape(repr(text))} "):
+        Resources.from_flags(**{flag: text})
+
+
+def test_memory_swap_is_checked_against_memory_and_swap():
+    ram, swap = host_memory()
+    with pytest.raises(ConfigError, match="^memory-swap: .* memory and swap"):
+        Resources.from_flags(memory="64m", memory_swap=str(ram + swap + 1))
+    assert Resources.from_flags(memory="64m", memory_swap="-1").swap == "max"
+
+
+def test_resource_flags_within_the_host_are_taken():
+    resources = Resources.from_flags(cpus="0.5", cpu_weight="200", pids_limit="64",
+                                     cpuset_cpus="0", memory="64m")
+    assert (resources.cpu_quota, resources.cpu_weight, resources.pids) == (50_000, 200, 64)
+    assert resources.cpuset_cpus == "0" and resources.memory == 64 << 20
+
+
+@pytest.mark.parametrize("destination", ["/", "//", "/.", "/tmp/.."])
+def test_a_volume_over_the_whole_root_is_refused(destination):
+    cfg = Config(args=["sh"], mounts=[Mount("/tmp", destination)])
+    with pytest.raises(ConfigError, match="^volume: .* would cover the container's whole root"):
+        cfg.validate()
+
+
+@pytest.mark.parametrize(("path", "why"), [("", "is not an absolute path"),
+                                           ("relative", "is not an absolute path"),
+                                           ("/dev/null", "/dev/null is not one"),
+                                           ("/etc/passwd/x/y", "/etc/passwd is not one")])
+def test_a_bad_state_root_is_refused(path, why):
+    with pytest.raises(ConfigError, match=f"^root: {re.escape(repr(path))} .*{re.escape(why)}"):
+        parse_state_root(path)
+
+
+def test_a_state_root_that_is_or_can_be_a_directory(tmp_path):
+    assert parse_state_root(str(tmp_path)) == str(tmp_path)
+    assert parse_state_root(str(tmp_path / "new" / "dir")) == str(tmp_path / "new" / "dir")
+
+
+@pytest.mark.parametrize("text", ["\u0669", "9 ", "1_5", "0", "99"])
+def test_signal_numbers_are_strict(text):
+    from minicontainer.lifecycle import parse_signal
+
+    with pytest.raises(ConfigError, match="^signal: "):
+        parse_signal(text)
+
+
+def test_userns_range_parses_auto_shared_and_explicit_ranges():
+    from minicontainer.config import parse_userns_range
+
+    assert parse_userns_range("auto") == "auto"
+    assert parse_userns_range("shared") == "shared"
+    assert parse_userns_range("2000000000") == "2000000000:65536"
+    assert parse_userns_range("2000000000:10") == "2000000000:10"
+    cfg = Config(args=["sh"], userns_range="2000000000:10")
+    assert cfg.uid_mappings == cfg.gid_mappings == [IdMapping(0, 2_000_000_000, 10)]
+    assert cfg.host_uid(9) == 2_000_000_009
+
+
+@pytest.mark.parametrize("spec", ["", "auto:1", "-1", "1_000", " 7", "2000000000:0",
+                                  "4294967295", "4294967000:1000", "1000000000:1"])
+def test_userns_range_refuses_what_is_not_a_usable_range(spec):
+    from minicontainer.config import parse_userns_range
+
+    with pytest.raises(ConfigError, match="userns_range"):
+        parse_userns_range(spec)
+
+
+def test_userns_range_needs_a_user_namespace_and_the_overlay():
+    with pytest.raises(ConfigError, match="needs a user namespace"):
+        Config(args=["sh"], userns_range="auto", namespaces=ALL & ~Namespace.USER).validate()
+    with pytest.raises(ConfigError, match="needs the overlay"):
+        Config(args=["sh"], userns_range="auto", overlay=False).validate()
+    with pytest.raises(ConfigError, match="outside the container's id mapping"):
+        Config(args=["sh"], userns_range="2000000000:10", uid=10).validate()
