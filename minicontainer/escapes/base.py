@@ -1,0 +1,124 @@
+"""What an escape is, and how one attempt of it runs.
+
+An :class:`Escape` is one classic way out of a container, written so that a
+student can read it top to bottom:
+
+- its story: what it attacks, the real incident or CVE behind it;
+- its scenario: the ``run`` flags of the situation it needs (a volume, a shared
+  namespace), applied to every attempt;
+- its weakening: the ``run`` flags that switch off the layers that would stop it;
+- the layers expected to stop it (names from :mod:`minicontainer.escapes.layers`);
+- its host side: :meth:`Escape.plant` puts a marker with a fresh nonce on the host,
+  :meth:`Escape.proven` says whether the attack reached it, :meth:`Escape.restore`
+  puts the host back as it was (always, in a ``finally``);
+- its attack: a busybox ``sh`` script beside the module (``NAME.sh``), run inside
+  the container as ``sh -c SCRIPT``, with the nonce and marker in its environment.
+
+An attempt is one container run of an escape under one config.  Its verdict is
+``ESCAPED`` (the proof holds: the nonce came back, the host marker changed),
+``BLOCKED`` (with the evidence: the last lines the attack printed), ``SKIP`` (a
+host precondition is missing, named) or ``ERROR`` (the container did not start).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+ESCAPED = "ESCAPED"
+BLOCKED = "BLOCKED"
+SKIP = "SKIP"
+ERROR = "ERROR"
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Attempt:
+    """One run of an escape: its nonce, a private host directory, and what the
+    host side adds to the container (flags, environment) for this run."""
+
+    def __init__(self, escape: Escape) -> None:
+        self.escape = escape
+        self.nonce = os.urandom(8).hex()
+        self.container_id = f"escape-{escape.name}-{self.nonce[:8]}"
+        self.workdir = tempfile.mkdtemp(prefix=f"mc-escape-{escape.name}-")
+        self.flags: list[str] = []
+        self.env: dict[str, str] = {"MC_NONCE": self.nonce}
+        self.output = ""
+        self.exit_code: int | None = None
+
+    def path(self, name: str) -> str:
+        """A path inside this attempt's private host directory."""
+        return os.path.join(self.workdir, name)
+
+
+class Outcome:
+    """The verdict of one attempt, with what shows it."""
+
+    def __init__(self, verdict: str, evidence: str) -> None:
+        self.verdict = verdict
+        self.evidence = evidence
+
+    def to_dict(self) -> dict:
+        """The outcome as JSON-ready data."""
+        return {"verdict": self.verdict, "evidence": self.evidence}
+
+    def __repr__(self) -> str:
+        return f"Outcome({self.verdict}, {self.evidence!r})"
+
+
+class Escape:
+    """One escape of the catalogue; a module defines a subclass and ``ESCAPE = It()``."""
+
+    name = ""
+    title = ""
+    attacks = ""
+    incident = ""
+    scenario: list[str] = []
+    weakening: list[str] = []
+    stopped_by: list[str] = []
+    host_changes = False
+    timeout = 20.0
+
+    @property
+    def script_path(self) -> str:
+        """The in-container attack, beside the module."""
+        return os.path.join(_HERE, f"{self.name.replace('-', '_')}.sh")
+
+    def script(self) -> str:
+        """The text of the in-container attack."""
+        with open(self.script_path) as f:
+            return f.read()
+
+    def explanation(self) -> str:
+        """The module's docstring: the story a student reads first."""
+        import importlib
+
+        module = importlib.import_module(type(self).__module__)
+        return (module.__doc__ or "").strip()
+
+    def missing(self) -> str | None:
+        """The host precondition this machine lacks, or None if the escape can run."""
+        return None
+
+    def plant(self, attempt: Attempt) -> None:
+        """Put the marker on the host; add flags and environment to ``attempt``."""
+
+    def proven(self, attempt: Attempt) -> bool:
+        """Whether the attack reached the marker; by default, the nonce came back."""
+        return f"PROOF {attempt.nonce}" in attempt.output
+
+    def restore(self, attempt: Attempt) -> None:
+        """Put back anything :meth:`plant` or the attack changed on the host."""
+
+    def evidence(self, attempt: Attempt) -> str:
+        """What the attack printed last: the call that failed and how."""
+        lines = [line for line in attempt.output.splitlines() if line.strip()]
+        return "\n".join(lines[-4:]) if lines else f"exit {attempt.exit_code}, no output"
+
+    def to_dict(self) -> dict:
+        """The metadata of the escape, as ``escape list --json`` prints it."""
+        return {"name": self.name, "title": self.title, "attacks": self.attacks,
+                "incident": self.incident, "scenario": self.scenario,
+                "weakening": self.weakening, "stopped_by": self.stopped_by,
+                "host_changes": self.host_changes, "missing": self.missing()}
