@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -456,4 +457,45 @@ int mc_mount_setattr_idmap(int tree_fd, int userns_fd)
     attr.userns_fd = (unsigned long long)userns_fd;
     return syscall(SYS_mount_setattr, tree_fd, "", AT_EMPTY_PATH | AT_RECURSIVE,
                    &attr, sizeof(attr));
+}
+
+/* name_to_handle_at: the filesystem's own name for the file at path (a symlink
+ * is not followed), independent of any mount or directory.  Copies at most
+ * capacity bytes of the handle into handle and its type into *handle_type;
+ * returns the handle's length, or -1 with errno (EOVERFLOW: capacity too small). */
+int mc_name_to_handle_at(int dirfd, const char *path, unsigned char *handle,
+                         unsigned int capacity, int *handle_type)
+{
+    struct file_handle *fh;
+    int mount_id, length = -1;
+
+    fh = malloc(sizeof(*fh) + capacity);
+    if (fh == NULL)
+        return -1;
+    fh->handle_bytes = capacity;
+    if (name_to_handle_at(dirfd, path, fh, &mount_id, 0) == 0) {
+        memcpy(handle, fh->f_handle, fh->handle_bytes);
+        *handle_type = fh->handle_type;
+        length = (int)fh->handle_bytes;
+    }
+    free(fh);
+    return length;
+}
+
+/* add_key: a key of the given type, description and payload, linked into
+ * keyring (a key serial or a KEY_SPEC_* value); returns the key's serial. */
+long mc_add_key(const char *type, const char *description, const void *payload,
+                size_t length, int keyring)
+{
+    return syscall(SYS_add_key, type, description, payload, length, keyring);
+}
+
+#ifndef KEYCTL_INVALIDATE
+#define KEYCTL_INVALIDATE 21
+#endif
+
+/* keyctl(KEYCTL_INVALIDATE): the key is gone at once, from every keyring. */
+long mc_keyctl_invalidate(int key)
+{
+    return syscall(SYS_keyctl, KEYCTL_INVALIDATE, key);
 }

@@ -54,3 +54,12 @@ int mc_mount_setattr(const char *path, int recursive, unsigned long long attr_se
 /* Make a detached mount (from mc_open_tree_clone) an idmapped mount: its files'
  * owners are translated through the id maps of the user namespace at userns_fd. */
 int mc_mount_setattr_idmap(int tree_fd, int userns_fd);
+/* name_to_handle_at: the file's handle bytes (at most capacity) and type; returns
+ * the handle's length. */
+int mc_name_to_handle_at(int dirfd, const char *path, unsigned char *handle,
+                         unsigned int capacity, int *handle_type);
+/* add_key into keyring (a serial or KEY_SPEC_*); returns the new key's serial. */
+long mc_add_key(const char *type, const char *description, const void *payload,
+                size_t length, int keyring);
+/* keyctl(KEYCTL_INVALIDATE, key). */
+long mc_keyctl_invalidate(int key);

@@ -29,4 +29,5 @@ autodoc_typehints = "description"
 nitpicky = True
 nitpick_ignore_regex = [
     (r"py:class", r"(socket\.socket|tarfile\..*|.*Namespace|ffi\..*|OSError|.*\.IdMapping)"),
+    (r"py:class", r"subprocess\..*"),
 ]

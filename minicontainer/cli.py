@@ -297,6 +297,26 @@ def _add_escape(commands) -> None:
     command.add_parser(commands, _Parser)
 
 
+def _add_lab(commands) -> None:
+    from minicontainer import lab_command
+
+    lab_command.add_parser(commands, _Parser)
+
+
+def _add_audit(commands) -> None:
+    audit = commands.add_parser(
+        "audit", help="check containers against the CIS Docker Benchmark (section 5)",
+        description="Check running containers (their live state: /proc/PID/status, "
+        "mountinfo, namespaces, uid_map, cgroup files) or a config.json against the CIS "
+        "Docker Benchmark's container checks. Exits 1 when any finding is high.")
+    audit.add_argument("ids", nargs="*", metavar="ID", help="running containers to audit")
+    audit.add_argument("--all", action="store_true", help="every running container")
+    audit.add_argument("--config", metavar="FILE",
+                       help="audit an OCI config.json statically, without a container")
+    audit.add_argument("--json", action="store_true", help="a JSON list, one entry a subject")
+    audit.set_defaults(handler=_audit)
+
+
 COMMANDS = {
     "run": _add_run,
     "ps": _add_ps,
@@ -316,6 +336,8 @@ COMMANDS = {
     "devices": _add_devices,
     "doctor": _add_doctor,
     "escape": _add_escape,
+    "audit": _add_audit,
+    "lab": _add_lab,
 }
 
 
@@ -706,6 +728,31 @@ def _stats(args: argparse.Namespace) -> int:
     else:
         print(format_stats(stats))
     return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from minicontainer import audit
+    from minicontainer.config import ConfigError
+
+    if not (args.ids or args.all or args.config):
+        raise ConfigError("id", "", "is missing: minicontainer audit ID... (or --all, or "
+                          "--config FILE)")
+    store = _store(args)
+    ids = list(args.ids)
+    if args.all:
+        ids += [i for i in audit.running_ids(store) if i not in ids]
+    reports = [audit.audit_container(store, container_id) for container_id in ids]
+    if args.config:
+        reports.append(audit.audit_config_file(args.config))
+    if args.json:
+        import json
+
+        print(json.dumps([r.to_dict() for r in reports], indent=2))
+    elif reports:
+        print(audit.format_text(reports))
+    else:
+        print("no running containers to audit")
+    return 1 if any(r.count("high") for r in reports) else 0
 
 
 def _doctor(args: argparse.Namespace) -> int:

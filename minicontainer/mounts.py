@@ -138,6 +138,25 @@ def mount_proc(root: str, own_pid_namespace: bool) -> None:
         native.mount_setattr(target, _SECURE_ATTRS, recursive=True)
 
 
+def remount_proc() -> None:
+    """Give the calling process a fresh ``/proc`` of its own pid namespace.
+
+    For scripts (the labs) that :func:`minicontainer.namespaces.clone` a child into
+    new pid and mount namespaces and run it on the host's tree.  Every mount is made
+    private first, or the new procfs would propagate to the host's ``/proc`` through
+    its shared peer group.  Refuses (EPERM) in its parent's mount namespace, where
+    it would cover the parent's (the host's) ``/proc``.
+    """
+    with open("/proc/self/status") as f:
+        parent = next(line.split()[1] for line in f if line.startswith("PPid:"))
+    # The procfs a clone starts with is its parent's: it numbers the parent.
+    if parent != "0" and os.stat(f"/proc/{parent}/ns/mnt").st_ino == os.stat(
+            "/proc/self/ns/mnt").st_ino:
+        raise OSError(errno.EPERM, "remount_proc needs a new mount namespace (CLONE_NEWNS)")
+    set_propagation("rprivate")
+    native.mount("proc", "/proc", "proc", _SECURE)
+
+
 def mount_sys(root: str, own_net_namespace: bool, readonly: bool = True) -> None:
     """A sysfs, read-only unless ``readonly`` is off (``--privileged``).
 

@@ -239,3 +239,33 @@ def mount_setattr_idmap(tree_fd: int, userns_fd: int) -> None:
     """Make the detached mount at ``tree_fd`` an idmapped mount: the owners of its
     files are translated by the id maps of the user namespace at ``userns_fd``."""
     _check(lib.mc_mount_setattr_idmap(tree_fd, userns_fd), "mount_setattr(MOUNT_ATTR_IDMAP)")
+
+
+MAX_HANDLE_SZ = 128
+
+
+def name_to_handle_at(path: str, dir_fd: int = -100) -> tuple[int, bytes]:
+    """``name_to_handle_at(2)``: the filesystem's own name for the file at ``path``
+    (a symlink is not followed): its handle type and handle bytes, which
+    ``open_by_handle_at`` turns back into the file from any fd on that filesystem."""
+    handle = ffi.new("unsigned char[]", MAX_HANDLE_SZ)
+    handle_type = ffi.new("int *")
+    length = _check(lib.mc_name_to_handle_at(dir_fd, path.encode(), handle, MAX_HANDLE_SZ,
+                                             handle_type), "name_to_handle_at", path)
+    return handle_type[0], bytes(ffi.buffer(handle, length))
+
+
+KEY_SPEC_PROCESS_KEYRING = -2
+
+
+def add_key(key_type: str, description: str, payload: bytes,
+            keyring: int = KEY_SPEC_PROCESS_KEYRING) -> int:
+    """``add_key(2)``: a key in the kernel's keyring, linked into ``keyring`` (by
+    default this process's own, which ends with it); its serial number."""
+    return _check(lib.mc_add_key(key_type.encode(), description.encode(), payload,
+                                 len(payload), keyring), "add_key", description)
+
+
+def invalidate_key(key: int) -> None:
+    """``keyctl(KEYCTL_INVALIDATE)``: remove the key at once, from every keyring."""
+    _check(lib.mc_keyctl_invalidate(key), "keyctl(KEYCTL_INVALIDATE)")

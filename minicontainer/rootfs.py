@@ -37,6 +37,8 @@ ESCAPE_SOURCES = os.path.join(os.path.dirname(PROBE_SOURCE), "escape")
 # A setuid-root copy of the probe: it shows what a setuid binary gains, with and
 # without no_new_privs ("root" is the container's root, an unprivileged host uid).
 SETUID_PROBE_PATH = "usr/bin/mc-probe-setuid"
+# The setuid-no-nnp escape's reader is installed setuid root too, for the same lesson.
+SETUID_ESCAPE_HELPERS = ("usr/bin/mc-escape-setuid-reader",)
 
 _DIRS = ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "root", "home", "tmp", "var/tmp",
          "run", "proc", "sys", "dev", "mnt")
@@ -160,6 +162,8 @@ def _populate_busybox(root: str) -> None:
                            os.path.join(root, f"usr/bin/mc-escape-{name}"))
     shutil.copy2(os.path.join(root, PROBE_PATH), os.path.join(root, SETUID_PROBE_PATH))
     os.chmod(os.path.join(root, SETUID_PROBE_PATH), 0o4755)
+    for helper in SETUID_ESCAPE_HELPERS:
+        os.chmod(os.path.join(root, helper), 0o4755)
 
 
 def compile_static(source: str, output: str) -> None:

@@ -40,6 +40,23 @@ def probe(*flags: str) -> dict:
     return json.loads(result.stdout)
 
 
+def read_until(fd: int, marker: bytes, timeout: float = 20) -> bytes:
+    """Read a terminal's master side until ``marker`` shows (or ``timeout`` passes)."""
+    import select
+    import time
+
+    out = b""
+    deadline = time.monotonic() + timeout
+    while marker not in out and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:  # EIO: the other side closed
+                break
+    return out
+
+
 def host_mounts() -> list[str]:
     with open("/proc/self/mountinfo") as f:
         return sorted(" ".join(line.split()[3:5]) for line in f)

@@ -23,6 +23,31 @@ from minicontainer.escapes.base import Escape
 # In the order a student meets them: filesystem, processes, kernel interfaces, sockets.
 MODULES = [
     "host_root_mount",
+    "proc_root",
+    "nsenter_host",
+    "ptrace_inject",
+    "setuid_no_nnp",
+    "host_keyring",
+    "masked_proc",
+    "shocker",
+    "leaked_fd",
+    "tiocsti",
+    "host_control_socket",
+    "chroot_breakout",
+    "host_disk_mount",
+    "sys_admin_mount",
+    "propagation_leak",
+    "proc_self_exe",
+    "core_pattern",
+    "release_agent",
+    "sysrq_trigger",
+    "module_load",
+    "abstract_socket",
+    "host_loopback",
+    "writable_cgroupfs",
+    "fork_bomb",
+    "memory_hog",
+    "nsenter_cgroup",
 ]
 
 

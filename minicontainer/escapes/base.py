@@ -44,6 +44,9 @@ class Attempt:
         self.workdir = tempfile.mkdtemp(prefix=f"mc-escape-{escape.name}-")
         self.flags: list[str] = []
         self.env: dict[str, str] = {"MC_NONCE": self.nonce}
+        # A terminal (a pty's slave fd) to start the container from, as its stdin and
+        # the worker's controlling terminal; None: /dev/null, no terminal.
+        self.stdin_tty: int | None = None
         self.output = ""
         self.exit_code: int | None = None
 

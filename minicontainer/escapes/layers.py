@@ -129,6 +129,8 @@ def all_layers() -> list[Layer]:
               *_namespace(Namespace.PID)),
         Layer("net ns", "a network namespace: host sockets are out of reach",
               *_namespace(Namespace.NET, network=True)),
+        Layer("cgroup ns", "a cgroup namespace: new cgroup v1 hierarchies cannot be made",
+              *_namespace(Namespace.CGROUP)),
         Layer("pivot_root", "pivot_root and the old root detached (not chroot)",
               *_field("root_mode", lambda: "pivot", lambda: "chroot")),
         Layer("propagation", "private mount propagation",

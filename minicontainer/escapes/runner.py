@@ -99,7 +99,7 @@ def _start(escape: Escape, config) -> _Running | Outcome:
     read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
-        _worker(config, attempt.container_id, write_fd)
+        _worker(config, attempt.container_id, write_fd, attempt.stdin_tty)
     os.close(write_fd)
     return _Running(attempt, pid, read_fd, time.monotonic() + escape.timeout)
 
@@ -113,26 +113,41 @@ def _with_attempt(config, attempt: Attempt):
         extra = config_for(attempt.escape, attempt.flags)
         config.mounts += extra.mounts
         config.devices += extra.devices
+        config.resources.devices += extra.resources.devices  # the device layer's allow rules
     config.env += [f"{k}={v}" for k, v in attempt.env.items()]
     return config
 
 
-def _worker(config, container_id: str, write_fd: int) -> None:
+def _worker(config, container_id: str, write_fd: int, stdin_tty: int | None) -> None:
     """In the forked worker: run the container with its output on ``write_fd``."""
     code = EXIT_RUNTIME_ERROR
     try:
         from minicontainer.errors import describe
         from minicontainer.runtime import Container
 
-        devnull = os.open(os.devnull, os.O_RDONLY)
+        if stdin_tty is None:
+            stdin = os.open(os.devnull, os.O_RDONLY)
+        else:
+            stdin = _take_terminal(stdin_tty)
         try:
-            code = Container(config, container_id).run(stdin=devnull, stdout=write_fd,
+            code = Container(config, container_id).run(stdin=stdin, stdout=write_fd,
                                                       stderr=write_fd)
         except Exception as e:
             os.write(write_fd, f"minicontainer: error: {describe(e)}\n".encode())
             code = getattr(e, "exit_code", EXIT_RUNTIME_ERROR)
     finally:
         os._exit(code)
+
+
+def _take_terminal(tty: int) -> int:
+    """Make ``tty`` the controlling terminal of a new session of this worker, as a
+    login shell's terminal is for the commands it starts; returns it."""
+    import fcntl
+    import termios
+
+    os.setsid()
+    fcntl.ioctl(tty, termios.TIOCSCTTY, 0)
+    return tty
 
 
 def _finish(job: _Running) -> Outcome:

@@ -12,14 +12,12 @@ from __future__ import annotations
 import os
 import pty
 import secrets
-import select
 import shutil
 import subprocess
-import time
 
 import pytest
 
-from helpers import MC, mc
+from helpers import MC, mc, read_until
 from minicontainer import Config, Container, cgroups, devices
 from minicontainer.config import Device, DeviceRule, Resources
 from minicontainer.errors import ContainerError
@@ -197,19 +195,6 @@ def test_a_node_made_for_a_default_device_works():
     assert result.stdout.split() == ["3"]
 
 
-def _read_until(fd: int, marker: bytes, timeout: float = 20) -> bytes:
-    out = b""
-    deadline = time.monotonic() + timeout
-    while marker not in out and time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                out += os.read(fd, 4096)
-            except OSError:
-                break
-    return out
-
-
 def test_the_terminal_devices_work_under_the_layer():
     """-t: the pty (/dev/pts/0, major 136), /dev/tty and /dev/ptmx (a new pty)."""
     pid, fd = pty.fork()
@@ -217,7 +202,7 @@ def test_the_terminal_devices_work_under_the_layer():
         os.execv(MC[0], [*MC, "run", "-t", "--", "sh", "-c",
                          "tty; echo via-tty > /dev/tty; exec 3<>/dev/ptmx && echo ptmx-ok; "
                          "echo done"])
-    out = _read_until(fd, b"done").decode()
+    out = read_until(fd, b"done").decode()
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, out
     assert "/dev/pts/0" in out

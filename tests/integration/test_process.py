@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import pty
-import select
 import signal
 import subprocess
 import time
 
 import pytest
 
-from helpers import MC, mc
+from helpers import MC, mc, read_until
 
 
 @pytest.mark.parametrize(
@@ -81,25 +80,12 @@ def test_stdio_passes_through_untouched():
     assert result.stderr == b"err\n"
 
 
-def _read_until(fd: int, marker: bytes, timeout: float = 20) -> bytes:
-    out = b""
-    deadline = time.monotonic() + timeout
-    while marker not in out and time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                out += os.read(fd, 4096)
-            except OSError:
-                break
-    return out
-
-
 def test_tty_is_a_new_pty_in_a_new_session():
     pid, fd = pty.fork()
     if pid == 0:
         os.execv(MC[0], [*MC, "run", "-t", "--", "sh", "-c",
                          "tty; ps -o sid,comm | grep ps; echo done"])
-    out = _read_until(fd, b"done").decode()
+    out = read_until(fd, b"done").decode()
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     lines = out.split()
@@ -112,11 +98,11 @@ def test_interactive_shell_reads_from_the_pty():
     pid, fd = pty.fork()
     if pid == 0:
         os.execv(MC[0], [*MC, "run", "-it", "--hostname", "pty1", "--", "sh"])
-    _read_until(fd, b"# ")
+    read_until(fd, b"# ")
     os.write(fd, b"echo hi from $(hostname)\n")
-    assert b"hi from pty1" in _read_until(fd, b"hi from pty1")
+    assert b"hi from pty1" in read_until(fd, b"hi from pty1")
     os.write(fd, b"exit 5\n")
-    _read_until(fd, b"\xff", timeout=5)
+    read_until(fd, b"\xff", timeout=5)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 5
 

@@ -1,0 +1,42 @@
+"""Lab 00: which namespaces does a container get of its own?
+
+Usage:  sudo minicontainer lab run 00 -- [RUN FLAGS...]     e.g.  ... lab run 00 -- --share net
+
+Starts a container (with the flags of `minicontainer run` you give), asks mc-probe
+inside for the inode of each of its namespaces, and prints one line per namespace:
+
+    NAME  HOST-INODE  CONTAINER-INODE  new|shared
+
+Fill in the two TODOs; `sudo minicontainer lab check 00` tells you how far you are.
+"""
+
+import json
+import subprocess
+import sys
+
+from minicontainer import namespaces
+from minicontainer.namespaces import Namespace
+
+NAMES = ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"]
+MINICONTAINER = [sys.executable, "-m", "minicontainer"]
+
+
+def container_namespaces(flags: list[str]) -> dict[str, int]:
+    """The namespace inodes mc-probe reports inside a container run with ``flags``."""
+    # TODO 1: run `minicontainer run FLAGS -- mc-probe --json` (MINICONTAINER is the
+    # command to start), parse its output as JSON and return its "namespaces" part.
+    return {}
+
+
+def main() -> int:
+    """Print the table."""
+    inside = container_namespaces(sys.argv[1:])
+    for name in NAMES:
+        host = namespaces.inode("self", Namespace.from_name(name))
+        # TODO 2: print NAME, the host's inode, the container's, and "new" when they
+        # differ or "shared" when they are the same.
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

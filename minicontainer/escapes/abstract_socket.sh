@@ -1,0 +1,12 @@
+# Attack: a host service listens on the abstract unix socket @$MC_SOCKET. There is
+# no file to find: the name lives in the network namespace. Just connect to it.
+echo "my network namespace: $(readlink /proc/self/ns/net)"
+echo "abstract sockets in this network namespace: $(grep -c ' @' /proc/net/unix)"
+echo "connecting to @$MC_SOCKET"
+reply=$(mc-escape-abstract-socket "$MC_SOCKET")
+echo "$reply"
+# The listener answers with the nonce: getting it back proves we reached the host's service.
+case "$reply" in
+    *"said: $MC_NONCE"*) echo "PROOF $MC_NONCE" ;;
+    *) echo "the host's socket is not in this network namespace" ;;
+esac

@@ -1,0 +1,12 @@
+# Attack: a host service listens on 127.0.0.1:$MC_PORT, "local only". Is our
+# 127.0.0.1 the host's?
+echo "my network namespace: $(readlink /proc/self/ns/net)"
+echo "my interfaces: $(ls /sys/class/net | tr '\n' ' ')"
+echo "connecting to 127.0.0.1:$MC_PORT"
+reply=$(nc -w 3 127.0.0.1 "$MC_PORT" </dev/null 2>&1)
+echo "the answer: ${reply:-nothing}"
+# The service answers with the nonce: getting it back proves we reached the host's loopback.
+case "$reply" in
+    *"$MC_NONCE"*) echo "PROOF $MC_NONCE" ;;
+    *) echo "127.0.0.1 here is this container's own loopback, not the host's" ;;
+esac
