@@ -84,6 +84,21 @@ def subid_range(path: str, owner: str = SUBID_OWNER) -> IdMapping | None:
     return None
 
 
+def subid_lines(path: str) -> list[tuple[int, int]]:
+    """Every ``owner:start:count`` range in a subuid/subgid file, whoever owns it,
+    as (first host id, count); none when there is no file."""
+    found = []
+    try:
+        with open(path) as f:
+            for line in f:
+                fields = line.strip().split(":")
+                if len(fields) == 3 and fields[1].isdigit() and fields[2].isdigit():
+                    found.append((int(fields[1]), int(fields[2])))
+    except FileNotFoundError:
+        pass
+    return found
+
+
 def default_mappings(kind: str) -> list[IdMapping]:
     """The default mapping for ``kind`` ``"uid"`` or ``"gid"``."""
     configured = subid_range(f"/etc/sub{kind}")
@@ -215,11 +230,16 @@ class RangeAllocator:
     freed when the container stops or is removed; one whose owner died without
     freeing it (``kill -9``) is reclaimed once no process runs with one of its
     uids any more, as the bridge reclaims the leases of dead containers.
+
+    No block overlaps a range of ``subid_files`` (``/etc/subuid``, ``/etc/subgid``),
+    whoever owns it: those ids belong to other users' rootless containers.
     """
 
-    def __init__(self, state_dir: str = RANGES_DIR) -> None:
+    def __init__(self, state_dir: str = RANGES_DIR,
+                 subid_files: tuple[str, ...] = ("/etc/subuid", "/etc/subgid")) -> None:
         self.state_dir = state_dir
         self.path = os.path.join(state_dir, "ranges.json")
+        self.subid_files = subid_files
 
     def allocate(self, container_id: str, pid: int, start_time: int | None) -> int:
         """A free block for ``container_id``, owned by ``pid``: its first host id
@@ -228,8 +248,11 @@ class RangeAllocator:
             blocks = self._load()
             self._reclaim(blocks)
             first = max(r.host_id + r.size for r in (shared_range("uid"), shared_range("gid")))
+            delegated = [line for path in self.subid_files for line in subid_lines(path)]
             for host_id in range(first, MAX_HOST_ID - BLOCK_SIZE + 2, BLOCK_SIZE):
-                if str(host_id) not in blocks:
+                if str(host_id) not in blocks and not any(
+                        start < host_id + BLOCK_SIZE and host_id < start + count
+                        for start, count in delegated):
                     break
             else:
                 raise OSError(f"every host id block above {first} is in use")

@@ -23,7 +23,9 @@ precondition that is missing).  It judges *outcomes*: it runs the student's prog
 (:meth:`Context.run`, :meth:`Context.start`), looks from the host (``/proc``,
 :func:`host_probe`) and from inside a container (:meth:`Context.probe`), and runs the
 lab's pitfall from the escape catalogue (:meth:`Context.escape`).  It never reads the
-student's source.  Each attempt has a fresh ``nonce``.
+student's source.  Each attempt has a fresh ``nonce``.  A program whose mistake would
+change the whole host (its hostname, IPC objects, mount table) runs inside a
+:class:`StandInHost` (``run(..., host=...)``), which the step then inspects.
 
 ``checker.py`` may also define ``quiz_answer(question_id, ctx) -> (choice, evidence)``:
 the right choice of a quiz question as the student's own container shows it (None
@@ -39,6 +41,7 @@ import pwd
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -50,6 +53,7 @@ FAIL = "FAIL"
 SKIP = "SKIP"
 HINT_LEVELS = ("nudge", "concept", "nearly")
 CHECK_BUDGET = 30.0
+IPC_CREAT = 0o1000
 _LAB_DIR = re.compile(r"^(\d\d)-([a-z0-9-]+)$")
 
 
@@ -329,6 +333,109 @@ def read_status(pid: int) -> dict[str, str] | None:
         return None
 
 
+class StandInHost:
+    """Throwaway namespaces that play the host for a student's program.
+
+    A wrong solution changes kernel-wide state where it runs (the hostname, System V
+    IPC objects, the mount table): run inside a stand-in, the change lands in these
+    namespaces and the checker reads it from them, while the real host never sees it.
+    A helper process holds the namespaces (``flags``, a :class:`Namespace` mask of
+    UTS, IPC and MNT) and answers questions about them; they go when it exits.
+    """
+
+    def __init__(self, flags) -> None:
+        self.flags = int(flags)
+
+    def __enter__(self) -> StandInHost:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from minicontainer.labs import serve_stand_in; "
+             "serve_stand_in()", str(self.flags)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if self.process.stdout.readline().strip() != "ready":
+            self.__exit__()
+            raise RuntimeError("the stand-in host's namespaces could not be made")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.process.stdin.close()
+        self.process.wait(10)
+        self.process.stdout.close()
+
+    def ask(self, *question: str) -> str:
+        """One answer of the helper (see ``serve_stand_in``)."""
+        self.process.stdin.write(" ".join(question) + "\n")
+        self.process.stdin.flush()
+        return self.process.stdout.readline().rstrip("\n")
+
+    def hostname(self) -> str:
+        """The stand-in's hostname."""
+        return self.ask("hostname")
+
+    def queue_keys(self) -> set[int]:
+        """The keys of the System V message queues of the stand-in."""
+        return {int(key) for key in self.ask("queues").split()}
+
+    def make_queue(self, key: int) -> None:
+        """A message queue with ``key`` in the stand-in (gone with it)."""
+        answer = self.ask("make-queue", str(key))
+        if answer != "made":
+            raise RuntimeError(f"msgget({key}) in the stand-in host: {answer}")
+
+    def proc_mounts(self) -> int:
+        """How many mounts on ``/proc`` the stand-in's mount table has."""
+        # Read through the host's /proc: a procfs mounted over the stand-in's may not
+        # know the helper.
+        with open(f"/proc/{self.process.pid}/mountinfo") as f:
+            return sum(row.split()[4] == "/proc" for row in f)
+
+    def preexec(self, cwd: str):
+        """A ``preexec_fn`` that moves the new process into the stand-in's namespaces,
+        then to ``cwd`` (joining a mount namespace goes to its ``/``)."""
+        # Imported here, in the parent: a child forked while another thread holds the
+        # import lock would wait for it forever.
+        from minicontainer import namespaces
+        from minicontainer.namespaces import Namespace
+
+        joined = [namespace for namespace in (Namespace.UTS, Namespace.IPC, Namespace.MNT)
+                  if self.flags & namespace]
+        holder = self.process.pid
+
+        def enter() -> None:
+            for namespace in joined:
+                namespaces.setns(holder, namespace)
+            os.chdir(cwd)
+        return enter
+
+
+def serve_stand_in() -> None:
+    """The helper of :class:`StandInHost`: make the namespaces ``sys.argv[1]`` names,
+    say ``ready``, then answer one line per question read from stdin until it closes."""
+    import ctypes
+
+    from minicontainer import mounts, namespaces
+    from minicontainer.namespaces import Namespace
+
+    flags = int(sys.argv[1])
+    namespaces.unshare(flags)
+    if flags & Namespace.MNT:
+        mounts.set_propagation("rprivate")
+    libc = ctypes.CDLL(None, use_errno=True)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        question, *args = line.split()
+        if question == "hostname":
+            answer = socket.gethostname()
+        elif question == "queues":
+            with open("/proc/sysvipc/msg") as f:
+                answer = " ".join(row.split()[0] for row in f.readlines()[1:] if row.split())
+        elif question == "make-queue":
+            queue = libc.msgget(int(args[0]), IPC_CREAT | 0o600)
+            answer = "made" if queue >= 0 else f"error {ctypes.get_errno()}"
+        else:
+            answer = f"unknown question {question!r}"
+        print(answer, flush=True)
+
+
 def probe_binary() -> str:
     """The static mc-probe of the default rootfs (it runs on the host as well)."""
     from minicontainer import rootfs
@@ -343,10 +450,13 @@ def host_probe() -> dict:
     return json.loads(result.stdout)
 
 
-def minicontainer(*args: str, timeout: float = 20.0) -> subprocess.CompletedProcess:
-    """Run ``minicontainer ARGS`` (this installation's) and capture its output."""
+def minicontainer(*args: str, timeout: float = 20.0,
+                  host: StandInHost | None = None) -> subprocess.CompletedProcess:
+    """Run ``minicontainer ARGS`` (this installation's, inside ``host`` if given) and
+    capture its output."""
     return subprocess.run([sys.executable, "-m", "minicontainer", *args], capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout,
+                          preexec_fn=host and host.preexec(os.getcwd()))
 
 
 @dataclass
@@ -374,13 +484,15 @@ class Context:
         """Whether the student's workspace holds ``name``."""
         return os.path.isfile(self.program(name))
 
-    def run(self, name: str, *args: str, timeout: float = 10.0) -> Ran:
-        """Run the student's Python program ``name`` with ``args``; killed (with
-        everything it started) after ``timeout`` seconds."""
+    def run(self, name: str, *args: str, timeout: float = 10.0,
+            host: StandInHost | None = None) -> Ran:
+        """Run the student's Python program ``name`` with ``args`` (inside ``host``,
+        if given); killed (with everything it started) after ``timeout`` seconds."""
         process = subprocess.Popen([sys.executable, self.program(name), *args],
                                    cwd=self.workspace, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                   text=True, start_new_session=True)
+                                   text=True, start_new_session=True,
+                                   preexec_fn=host and host.preexec(self.workspace))
         try:
             stdout, stderr = process.communicate(timeout=timeout)
             return Ran(process.returncode, stdout, stderr)
@@ -389,13 +501,14 @@ class Context:
             stdout, stderr = process.communicate()
             return Ran(None, stdout, stderr, timed_out=True)
 
-    def start(self, name: str, *args: str) -> Running:
-        """Start the student's program ``name`` in the background (stop it with
-        :meth:`Running.stop`, in a ``finally``)."""
+    def start(self, name: str, *args: str, host: StandInHost | None = None) -> Running:
+        """Start the student's program ``name`` in the background (inside ``host``, if
+        given; stop it with :meth:`Running.stop`, in a ``finally``)."""
         process = subprocess.Popen([sys.executable, self.program(name), *args],
                                    cwd=self.workspace, stdout=subprocess.PIPE,
                                    stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                                   text=True, start_new_session=True)
+                                   text=True, start_new_session=True,
+                                   preexec_fn=host and host.preexec(self.workspace))
         return Running(process)
 
     def probe(self, *run_flags: str) -> dict:

@@ -195,7 +195,7 @@ def remove(store: StateStore, container_id: str, force: bool = False) -> None:
         raise ContainerError(f"container {container_id} is {current}: stop it first, "
                              "or remove it with -f")
     errors: list[str] = []
-    _step(errors, "processes", lambda: _stop_monitor(container_id, state, force))
+    _step(errors, "processes", lambda: _stop_monitor(store, container_id, state, force))
     with _lock_if_present(store, container_id):
         from minicontainer.cgroups import Cgroup, container_path
 
@@ -234,24 +234,34 @@ def _leftovers(store: StateStore, container_id: str) -> list[str]:
             + idmap.RangeAllocator().held_by(container_id))
 
 
-def _stop_monitor(container_id: str, state: dict | None, force: bool) -> None:
+def _stop_monitor(store: StateStore, container_id: str, state: dict | None,
+                  force: bool) -> None:
     """Kill the container and wait for its monitor (or foreground runtime) to end: it
     records the exit and frees what it can itself.  While it lives, the cgroup is
     killed again (a container still being created may appear in it); with ``force``,
-    a monitor that outlives the wait is killed too."""
+    a monitor of a detached container that outlives the wait is killed too.
+
+    A foreground runtime is never killed: it is the process of whoever ran the
+    container (``minicontainer run``, or a program using the Python API), which
+    goes on once the container has ended and its record is gone.  So the record
+    is read again while waiting: the monitor it names may have taken over from
+    the command that started it, or the record may be gone with the container.
+    """
     _kill_all(container_id, state)
-    if not state:
-        return
-    monitor = (state.get("monitorPid"), state.get("monitorStartTime"))
     deadline = time.monotonic() + 10
-    while alive(*monitor):
+    while state:
+        monitor = (state.get("monitorPid"), state.get("monitorStartTime"))
+        if not alive(*monitor):
+            return
         if time.monotonic() > deadline:
-            if not force:
-                raise ContainerError(f"its monitor (pid {monitor[0]}) did not end")
+            if not force or not state.get("ownMonitor"):
+                what = "monitor" if state.get("ownMonitor") else "runtime"
+                raise ContainerError(f"its {what} (pid {monitor[0]}) did not end")
             with contextlib.suppress(ProcessLookupError):
                 os.kill(monitor[0], signal.SIGKILL)
         time.sleep(0.02)
         _kill_all(container_id, state)
+        state = _load_partial(store, container_id)
 
 
 @contextlib.contextmanager

@@ -102,10 +102,20 @@ def link_exists(name: str) -> bool:
 
 def delete_link(name: str) -> None:
     """Delete an interface (with a veth, its peer goes too); a missing one is fine."""
+    import errno
+
+    from pyroute2 import NetlinkError
+
     with _iproute() as ip:
         found = ip.link_lookup(ifname=name)
         if found:
-            ip.link("del", index=found[0])
+            try:
+                ip.link("del", index=found[0])
+            except NetlinkError as e:
+                # A veth goes by itself when its container's netns dies, which the
+                # kernel finishes in the background: it may be gone since the lookup.
+                if e.code != errno.ENODEV:
+                    raise
 
 
 def veth_name(container_id: str) -> str:
@@ -268,12 +278,14 @@ class BridgeNetwork:
             if len(data["leases"]) == 1:
                 data["subnet"] = str(self.subnet)
             self._save(data)
+            # The filter is in place before the host forwards anything and before the
+            # container's veth exists (nft matches interfaces by name, not by index).
             steps = [
                 ("create the bridge", self._ensure_bridge),
+                (WRITE_TABLE, lambda: reconcile(data["leases"], self.subnet)),
                 ("enable IP forwarding", lambda: self._enable_forwarding(data)),
                 ("create the veth", lambda: self._plug_veth(pid, veth)),
                 ("configure eth0", lambda: self._configure_eth0(pid, address)),
-                (WRITE_TABLE, lambda: reconcile(data["leases"], self.subnet)),
             ]
             try:
                 for label, step in steps:
@@ -325,13 +337,15 @@ class BridgeNetwork:
                 del data["leases"][address]
             except NetworkError as e:
                 failures.append(e.strerror)
+        # The reverse of attach: forwarding goes back before the filter is taken away.
         steps = []
+        if not data["leases"]:
+            steps.append(("restore ip_forward", lambda: self._restore_forwarding(data)))
         if write_table:
             steps.append((WRITE_TABLE,
                           lambda: reconcile(data["leases"], data.get("subnet", self.subnet))))
         if not data["leases"]:
-            steps += [("restore ip_forward", lambda: self._restore_forwarding(data)),
-                      (f"delete {BRIDGE}", lambda: _delete_if_there(BRIDGE))]
+            steps.append((f"delete {BRIDGE}", lambda: _delete_if_there(BRIDGE)))
         if not changed and data["leases"]:
             steps = []  # nothing was released: the table already matches the leases
         for label, step in steps:

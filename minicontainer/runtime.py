@@ -200,6 +200,9 @@ class Container:
             "monitorPid": os.getpid(),
             "monitorStartTime": process_start_time(os.getpid()),
             "detached": detached,
+            # Until a detached container's monitor takes over, monitorPid is the
+            # caller's process, which `rm -f` must never kill.
+            "ownMonitor": False,
             "autoRemove": auto_remove,
             "cgroup": None,
             "exitCode": None,
@@ -319,7 +322,7 @@ class Container:
             relay = threading.Thread(target=logs.relay, daemon=True, args=(
                 log_r, log, path, log_max_size or logs.DEFAULT_MAX_SIZE))
             native.set_child_subreaper()
-            if self.store.update(self.id, monitorPid=os.getpid(),
+            if self.store.update(self.id, monitorPid=os.getpid(), ownMonitor=True,
                                  monitorStartTime=process_start_time(os.getpid())) is None:
                 # The CLI died before this update, and `cleanup` took the record for a
                 # crash's: start nothing that no record would own.
@@ -362,43 +365,53 @@ class Container:
                         stdio: tuple[int | None, ...], on_running) -> int:
         cfg = self.config
         rootfs_tree = _shifted_rootfs(cfg)  # first: nothing else is open yet if it fails
-        sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        sync_r = sync_w = err_r = err_w = cgroup_fd = stub = home = None
         channel = parent_channel = terminal = None
-        if cfg.terminal:
-            import socket
-
-            from minicontainer import terminal
-
-            parent_channel, channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        forwarder = SignalForwarder()
-        cgroup_fd = self.cgroup.open_fd() if self.cgroup is not None else None
         pid = -1
-        stub = execstub.sealed_copy()
-        home = _enter_network_namespace(cfg.network_path)
+        # Blocked until each side has its handlers: the parent forwards to the child
+        # once it exists, the child takes the defaults (run_reporting) and the mask back.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)
         try:
-            pid = namespaces.clone(cfg.namespaces, cgroup_fd)
-        finally:
-            if pid != 0:
-                os.close(stub)
-                if rootfs_tree is not None:
-                    os.close(rootfs_tree)
-                _leave_network_namespace(home)
-                if cgroup_fd is not None:
-                    os.close(cgroup_fd)
+            try:
+                sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
+                err_r, err_w = os.pipe2(os.O_CLOEXEC)
+                if cfg.terminal:
+                    import socket
+
+                    from minicontainer import terminal
+
+                    parent_channel, channel = socket.socketpair(socket.AF_UNIX,
+                                                                socket.SOCK_STREAM)
+                cgroup_fd = self.cgroup.open_fd() if self.cgroup is not None else None
+                stub = execstub.sealed_copy()
+                home = _enter_network_namespace(cfg.network_path)
+                pid = namespaces.clone(cfg.namespaces, cgroup_fd)
+            finally:
+                if pid != 0:  # what only the child needs
+                    _close_fds(stub, rootfs_tree, cgroup_fd)
+                    _leave_network_namespace(home)
+        except BaseException:
+            if pid > 0:
+                _kill_and_reap(pid)
+            _close_fds(sync_r, sync_w, err_r, err_w)
+            for end in (channel, parent_channel):
+                if end is not None:
+                    end.close()
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            raise
         if pid == 0:
             # The init needs none of the runtime's own fds, and each would be a door out
             # (CVE-2024-21626 was runc's cgroup fd). sync_w goes so that a runtime killed
             # before the release is an end of file.
-            for fd in (sync_w, cgroup_fd, home):
-                if fd is not None:
-                    os.close(fd)
+            _close_fds(sync_w, cgroup_fd, home)
             if parent_channel is not None:
                 parent_channel.close()
             _child(cfg, scratch, seccomp_program, sync_r, err_w, channel, terminal, stdio, stub,
-                   rootfs_tree)
+                   rootfs_tree, held)
         self.pid = pid
+        forwarder = SignalForwarder()
         forwarder.target = pid
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         os.close(sync_r)
         os.close(err_w)
         if channel is not None:
@@ -488,8 +501,12 @@ def _enter_network_namespace(path: str | None) -> int | None:
     """
     if path is None:
         return None
-    home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    except BaseException:
+        os.close(target)
+        raise
     try:
         native.setns(target, int(Namespace.NET), path)
     except BaseException:
@@ -616,21 +633,24 @@ def become_the_command(cfg: Config, seccomp_program: bytes | None, stub: int,
 
 
 def _child(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, err_w: int, channel,
-           terminal, stdio: tuple[int | None, ...], stub: int, rootfs_tree: int | None) -> None:
+           terminal, stdio: tuple[int | None, ...], stub: int, rootfs_tree: int | None,
+           signal_mask) -> None:
     """Run :func:`_init` and never return: report any failure on ``err_w`` and exit."""
     for target, fd in enumerate(stdio):
         if fd is not None:
             os.dup2(fd, target)
     run_reporting(err_w, "container init",
                   lambda: _init(cfg, scratch, seccomp_program, sync_r, channel, terminal,
-                                stub, err_w, rootfs_tree))
+                                stub, err_w, rootfs_tree), signal_mask)
 
 
-def run_reporting(err_w: int, what: str, body) -> None:
+def run_reporting(err_w: int, what: str, body, signal_mask=None) -> None:
     """In a forked child: run ``body`` (which ends in execve) and never return.
 
     A failure is written to ``err_w`` as ``CODE message`` for the parent, which
-    reads the pipe until it closes: empty means the execve succeeded.
+    reads the pipe until it closes: empty means the execve succeeded.  With
+    ``signal_mask``, the signals the parent blocked across the clone get that
+    mask back once their handlers are the defaults.
     """
     code = EXIT_RUNTIME_ERROR
     debug = os.environ.get(DEBUG_VARIABLE)
@@ -641,6 +661,8 @@ def run_reporting(err_w: int, what: str, body) -> None:
         # across execve: `yes | head` in the container would never end.
         for signum in (*FORWARDED_SIGNALS, signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(signum, signal.SIG_DFL)
+        if signal_mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, signal_mask)
         body()
     except BaseException as e:
         message = f"{what}: {describe(e)}"
@@ -700,6 +722,12 @@ def read_all(fd: int) -> bytes:
     while chunk := os.read(fd, 4096):
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _close_fds(*fds: int | None) -> None:
+    for fd in fds:
+        if fd is not None:
+            os.close(fd)
 
 
 def _kill_and_reap(pid: int) -> None:

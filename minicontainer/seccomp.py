@@ -299,15 +299,26 @@ def compiled(profile: dict, capabilities: set[str], cache_dir: str) -> bytes:
         pass
     os.makedirs(cache_dir, mode=0o700, exist_ok=True)
     partial = f"{path}.{os.getpid()}"
-    fd = os.open(partial, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        os.write(fd, key + b"\0")
-        build(profile, capabilities).export(fd, bpf=True)
-        os.lseek(fd, len(key) + 1, os.SEEK_SET)
-        program = os.read(fd, 1 << 20)
-    finally:
-        os.close(fd)
-    os.rename(partial, path)
+        fd = os.open(partial, flags, 0o600)
+    except FileExistsError:
+        # Left by a process that was killed mid-write and had our pid: unlink never
+        # follows a symlink, and the new file is made afresh.
+        os.unlink(partial)
+        fd = os.open(partial, flags, 0o600)
+    try:
+        try:
+            os.write(fd, key + b"\0")
+            build(profile, capabilities).export(fd, bpf=True)
+            os.lseek(fd, len(key) + 1, os.SEEK_SET)
+            program = os.read(fd, 1 << 20)
+        finally:
+            os.close(fd)
+        os.rename(partial, path)
+    except BaseException:
+        os.unlink(partial)
+        raise
     return program
 
 

@@ -1,4 +1,9 @@
-"""Checks of lab 01: the student's mini_init.py, judged by what its container shows."""
+"""Checks of lab 01: the student's mini_init.py, judged by what its container shows.
+
+The student's program runs inside a stand-in host (a throwaway mount namespace,
+:class:`minicontainer.labs.StandInHost`): a /proc mounted without a mount namespace of
+its own lands on the stand-in's mount table, never on the real host's.
+"""
 
 import os
 import signal
@@ -6,7 +11,8 @@ import subprocess
 import sys
 import time
 
-from minicontainer.labs import failed, passed, read_status
+from minicontainer.labs import StandInHost, failed, passed, read_status
+from minicontainer.namespaces import Namespace
 
 PROGRAM = "mini_init.py"
 ORPHAN = """
@@ -31,14 +37,15 @@ def _host_processes() -> int:
     return sum(entry.isdigit() for entry in os.listdir("/proc"))
 
 
-def _proc_mounts() -> list[str]:
-    with open("/proc/self/mountinfo") as f:
-        return [line for line in f if line.split()[4] == "/proc"]
+def _run(ctx, *args):
+    """Run the program in a stand-in host of its own."""
+    with StandInHost(Namespace.MNT) as host:
+        return ctx.run(PROGRAM, *args, host=host)
 
 
 def _in_new_pid_ns(ctx) -> str | None:
     """The command's pid namespace if it is not the host's, else None."""
-    ran = ctx.run(PROGRAM, "readlink", "/proc/self/ns/pid")
+    ran = _run(ctx, "readlink", "/proc/self/ns/pid")
     namespace = ran.stdout.strip()
     return namespace if ran.returncode == 0 and namespace and namespace != _host_pid_ns() \
         else None
@@ -46,7 +53,7 @@ def _in_new_pid_ns(ctx) -> str | None:
 
 def runs_a_command(ctx):
     """mini_init.py runs COMMAND and passes its output through"""
-    ran = ctx.run(PROGRAM, "sh", "-c", f"echo hello-{ctx.nonce}")
+    ran = _run(ctx, "sh", "-c", f"echo hello-{ctx.nonce}")
     if ran.returncode == 0 and f"hello-{ctx.nonce}" in ran.stdout:
         return passed(f"`mini_init.py sh -c 'echo hello-{ctx.nonce}'` printed it, exit 0")
     return failed(f"`mini_init.py sh -c 'echo ...'`: {ran.summary()}",
@@ -56,7 +63,7 @@ def runs_a_command(ctx):
 
 def new_pid_namespace(ctx):
     """COMMAND runs in a new PID namespace, as a child of your init (pid 1)"""
-    ran = ctx.run(PROGRAM, "sh", "-c", "readlink /proc/self/ns/pid; echo $$ $PPID")
+    ran = _run(ctx, "sh", "-c", "readlink /proc/self/ns/pid; echo $$ $PPID")
     lines = ran.stdout.split()
     if ran.returncode != 0 or len(lines) < 3:
         return failed(f"`mini_init.py sh -c ...`: {ran.summary()}",
@@ -75,14 +82,16 @@ def new_pid_namespace(ctx):
 
 def own_proc(ctx):
     """ps inside shows only the container (a fresh /proc), the host's /proc is untouched"""
-    before = _proc_mounts()
-    ran = ctx.run(PROGRAM, "sh", "-c",
-                  "ls -d /proc/[0-9]* | wc -l; tr '\\0' ' ' < /proc/1/cmdline")
-    after = _proc_mounts()
+    with StandInHost(Namespace.MNT) as stand_in:
+        before = stand_in.proc_mounts()
+        ran = ctx.run(PROGRAM, "sh", "-c",
+                      "ls -d /proc/[0-9]* | wc -l; tr '\\0' ' ' < /proc/1/cmdline",
+                      host=stand_in)
+        after = stand_in.proc_mounts()
     host = _host_processes()
-    if len(after) > len(before):
-        subprocess.run(["umount", "-l", "/proc"], check=False)
-        return failed("a new procfs appeared on the host's /proc (unmounted again)",
+    if after > before:
+        return failed("a new procfs appeared on the /proc of the host it ran on (a stand-in: "
+                      "the real host's /proc is untouched)",
                       "your new /proc propagated to the host: it must be mounted in a mount "
                       "namespace of your own, with private propagation")
     lines = ran.stdout.splitlines()
@@ -107,7 +116,11 @@ def reaps_orphans(ctx):
     if _in_new_pid_ns(ctx) is None:
         return failed("COMMAND is not in a new pid namespace, so orphans go to the host's "
                       "init", "make the 'new PID namespace' step pass first")
-    running = ctx.start(PROGRAM, sys.executable, "-c", ORPHAN)
+    with StandInHost(Namespace.MNT) as host:
+        return _judge_orphans(ctx.start(PROGRAM, sys.executable, "-c", ORPHAN, host=host))
+
+
+def _judge_orphans(running):
     try:
         if not running.wait_for("ORPHANED", timeout=5):
             return failed("the test command did not start under mini_init.py",
@@ -131,7 +144,12 @@ def forwards_sigterm(ctx):
         return failed("COMMAND is not in a new pid namespace: the init is an ordinary "
                       "process that SIGTERM simply kills", "make the 'new PID namespace' step "
                       "pass first")
-    running = ctx.start(PROGRAM, "sh", "-c", "echo READY; exec sleep 20")
+    with StandInHost(Namespace.MNT) as host:
+        return _judge_sigterm(ctx.start(PROGRAM, "sh", "-c", "echo READY; exec sleep 20",
+                                        host=host))
+
+
+def _judge_sigterm(running):
     try:
         if not running.wait_for("READY", timeout=5):
             return failed("`mini_init.py sh -c 'echo READY; exec sleep 20'` did not start",
@@ -163,10 +181,10 @@ STEPS = [runs_a_command, new_pid_namespace, own_proc, reaps_orphans, forwards_si
 
 def _observe(ctx, args, ok):
     """Run mini_init.py ARGS, the student's if it answers, else the reference one."""
-    ran = ctx.run(PROGRAM, *args) if ctx.has(PROGRAM) else None
+    ran = _run(ctx, *args) if ctx.has(PROGRAM) else None
     if ran is not None and ok(ran):
         return ran, "your mini_init.py"
-    return ctx.reference().run(PROGRAM, *args), "the reference mini_init.py"
+    return _run(ctx.reference(), *args), "the reference mini_init.py"
 
 
 _NO_PROC = """

@@ -13,11 +13,12 @@ namespace, connected to it, and asked the shim to start a new, unconfined
 container -- root on the host.
 
 The demo listens on ``@mc-escape-<nonce>`` in the host's network namespace; the
-listener answers every connection with the nonce.  The attack (the static helper
-``mc-escape-abstract-socket``, since busybox has no unix-socket client)
-connects and prints what it was told.  Under the default the container has a
-network namespace of its own, where no such name exists: ``Connection refused``.
-With ``--net host`` it shares the host's, and the nonce comes back.  The fix
+listener answers every connection with a secret that is on the host only.  The
+attack (the static helper ``mc-escape-abstract-socket``, since busybox has no
+unix-socket client) connects and prints what it was told.  Under the default
+the container has a network namespace of its own, where no such name exists:
+``Connection refused``.
+With ``--net host`` it shares the host's, and the secret comes back.  The fix
 containerd shipped was to move the shim to a socket *file* in a directory the
 containers cannot see.
 """
@@ -26,11 +27,11 @@ from __future__ import annotations
 
 import socket
 
-from minicontainer.escapes.base import Attempt, Escape
-from minicontainer.escapes.listener import NonceListener
+from minicontainer.escapes.base import Attempt
+from minicontainer.escapes.listener import ListenerEscape
 
 
-class AbstractSocket(Escape):
+class AbstractSocket(ListenerEscape):
     """Connect to a host service's abstract unix socket from the host's network namespace."""
 
     name = "abstract-socket"
@@ -40,11 +41,8 @@ class AbstractSocket(Escape):
     weakening = ["--net", "host"]
     stopped_by = ["net ns"]
 
-    def __init__(self) -> None:
-        self._listeners: dict[str, NonceListener] = {}
-
-    def plant(self, attempt: Attempt) -> None:
-        """Listen on ``@mc-escape-<nonce>`` in the host's network namespace."""
+    def bind(self, attempt: Attempt) -> socket.socket:
+        """``@mc-escape-<nonce>`` in the host's network namespace."""
         name = f"mc-escape-{attempt.nonce}"
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -52,19 +50,8 @@ class AbstractSocket(Escape):
         except OSError:
             server.close()
             raise
-        self._listeners[attempt.nonce] = NonceListener(server, f"{attempt.nonce}\n").start()
         attempt.env["MC_SOCKET"] = name
-
-    def proven(self, attempt: Attempt) -> bool:
-        """The nonce came back, and the host's listener counted the connection."""
-        listener = self._listeners.get(attempt.nonce)
-        return super().proven(attempt) and listener is not None and listener.connections > 0
-
-    def restore(self, attempt: Attempt) -> None:
-        """Close the listener."""
-        listener = self._listeners.pop(attempt.nonce, None)
-        if listener is not None:
-            listener.close()
+        return server
 
 
 ESCAPE = AbstractSocket()

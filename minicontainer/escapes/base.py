@@ -8,14 +8,19 @@ student can read it top to bottom:
   namespace), applied to every attempt;
 - its weakening: the ``run`` flags that switch off the layers that would stop it;
 - the layers expected to stop it (names from :mod:`minicontainer.escapes.layers`);
-- its host side: :meth:`Escape.plant` puts a marker with a fresh nonce on the host,
-  :meth:`Escape.proven` says whether the attack reached it, :meth:`Escape.restore`
-  puts the host back as it was (always, in a ``finally``);
+- its host side: :meth:`Escape.plant` puts a marker on the host, :meth:`Escape.proven`
+  says whether the attack reached it, :meth:`Escape.restore` puts the host back as
+  it was (always, in a ``finally``);
 - its attack: a busybox ``sh`` script beside the module (``NAME.sh``), run inside
-  the container as ``sh -c SCRIPT``, with the nonce and marker in its environment.
+  the container as ``sh -c SCRIPT``, with the marker's place in its environment.
+
+Each attempt has two fresh random values.  The *nonce* is in the attack's
+environment (``MC_NONCE``): a write-type proof writes it into a host marker, and
+the host checks the marker.  The *secret* is only on the host: a read-type proof
+must bring it back in the attack's output, which it cannot do without reaching it.
 
 An attempt is one container run of an escape under one config.  Its verdict is
-``ESCAPED`` (the proof holds: the nonce came back, the host marker changed),
+``ESCAPED`` (the proof holds: the secret came back, the host marker changed),
 ``BLOCKED`` (with the evidence: the last lines the attack printed), ``SKIP`` (a
 host precondition is missing, named) or ``ERROR`` (the container did not start).
 """
@@ -40,6 +45,9 @@ class Attempt:
     def __init__(self, escape: Escape) -> None:
         self.escape = escape
         self.nonce = os.urandom(8).hex()
+        # What a read-type proof must bring back: planted on the host only, never put
+        # in the container's environment, so the attack cannot just print it.
+        self.secret = os.urandom(8).hex()
         self.container_id = f"escape-{escape.name}-{self.nonce[:8]}"
         self.workdir = tempfile.mkdtemp(prefix=f"mc-escape-{escape.name}-")
         self.flags: list[str] = []
@@ -47,6 +55,9 @@ class Attempt:
         # A terminal (a pty's slave fd) to start the container from, as its stdin and
         # the worker's controlling terminal; None: /dev/null, no terminal.
         self.stdin_tty: int | None = None
+        # Host fds (opened close-on-exec) that this attempt's container alone inherits:
+        # the runner makes them inheritable in its worker only, never in the others.
+        self.pass_fds: list[int] = []
         self.output = ""
         self.exit_code: int | None = None
 
@@ -108,8 +119,9 @@ class Escape:
         """Put the marker on the host; add flags and environment to ``attempt``."""
 
     def proven(self, attempt: Attempt) -> bool:
-        """Whether the attack reached the marker; by default, the nonce came back."""
-        return f"PROOF {attempt.nonce}" in attempt.output
+        """Whether the attack reached the marker; by default, the attack printed the
+        secret, which it can only have read from the host."""
+        return attempt.secret in attempt.output
 
     def restore(self, attempt: Attempt) -> None:
         """Put back anything :meth:`plant` or the attack changed on the host."""

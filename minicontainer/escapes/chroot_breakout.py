@@ -18,9 +18,9 @@ climb is the container's own root and no host path is left to reach.  The user
 namespace does not help here: the host file the demo plants is world-readable,
 like most of a host's ``/etc``, ``/usr`` and ``/home``.
 
-The demo plants a world-readable nonce file in a fresh host directory under
-``/tmp``; the attack (a small static C helper, because busybox's ``chroot``
-always enters the new root) climbs out and reads it back.  Incident: the
+The demo plants a world-readable file holding a secret in a fresh host
+directory under ``/tmp``; the attack (a small static C helper, because busybox's
+``chroot`` always enters the new root) climbs out and prints what it reads there.  Incident: the
 chroot-breakout technique is as old as chroot (documented in the 1990s); it is
 why runc's ``--no-pivot`` carries a warning and why the OCI runtimes use
 ``pivot_root``.
@@ -44,12 +44,12 @@ class ChrootBreakout(Escape):
     stopped_by = ["pivot_root"]
 
     def plant(self, attempt: Attempt) -> None:
-        """A world-readable nonce file in the attempt's host directory, named to the attack."""
+        """A world-readable secret file in the attempt's host directory, named to the attack."""
         os.chmod(attempt.workdir, 0o755)
-        marker = attempt.path("nonce")
+        marker = attempt.path("secret")
         fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         try:
-            os.write(fd, attempt.nonce.encode())
+            os.write(fd, attempt.secret.encode())
         finally:
             os.close(fd)
         attempt.env["MC_MARKER"] = marker

@@ -217,7 +217,8 @@ def _run(args: argparse.Namespace) -> int:
 
         outcome = narrate.narrate(escape, flags, pace, args.allow_host_changes)
         return 0 if outcome.verdict in ("ESCAPED", "BLOCKED", "SKIP") else EXIT_USAGE
-    outcome = runner.run_one(escape, runner.config_for(escape, flags))
+    outcome = runner.run_one(escape, runner.config_for(escape, flags),
+                             allow_host_changes=args.allow_host_changes)
     if args.json:
         print(json.dumps({"escape": escape.name, "flags": flags, **outcome.to_dict()}))
     else:

@@ -33,6 +33,7 @@ import os
 import time
 
 from minicontainer.escapes.base import Attempt, Escape
+from minicontainer.escapes.markers import marker_written, plant_marker
 
 CORE_PATTERN = "/proc/sys/kernel/core_pattern"
 HANDLER_WAIT = 10.0  # seconds: the kernel starts the handler, but does not wait for it
@@ -63,21 +64,15 @@ class CorePattern(Escape):
         """Save core_pattern; an empty root-only marker the handler is to fill."""
         with open(CORE_PATTERN) as f:
             self._saved[attempt.nonce] = f.read()
-        os.chmod(attempt.workdir, 0o700)
-        marker = attempt.path("marker")
-        with open(marker, "w") as f:
-            f.write("untouched\n")
-        os.chmod(marker, 0o600)
-        attempt.env["MC_MARKER"] = marker
+        attempt.env["MC_MARKER"] = plant_marker(attempt)
 
     def proven(self, attempt: Attempt) -> bool:
         """The nonce reached the host marker (the handler runs on its own: wait for it
         while core_pattern is changed)."""
         deadline = time.monotonic() + HANDLER_WAIT
         while True:
-            with open(attempt.path("marker")) as f:
-                if attempt.nonce in f.read():
-                    return True
+            if marker_written(attempt):
+                return True
             with open(CORE_PATTERN) as f:
                 untouched = f.read() == self._saved[attempt.nonce]
             if untouched or time.monotonic() > deadline:

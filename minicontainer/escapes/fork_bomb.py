@@ -17,17 +17,20 @@ the layer that stops it is "cgroup limits", the hardened configuration with
 The demo's bomb is bounded, so that it cannot hurt the machine it runs on: it
 starts at most 300 sleeping children, counts how many it got, and kills them.
 It has shown the point when it got more than the hardened limit of 256.  The
-host reads the count (``proven``).  Incident: the classic fork bomb, and the
-reason Kubernetes added ``podPidsLimit`` (CIS Docker Benchmark 5.29: use the
-pids limit).  Needs cgroup v2 with the pids controller: run it in the VM.
+bomb's own count is only its word, so the proof is measured on the host: while
+the container runs, the demo counts the processes in the container's
+``cgroup.procs`` from the host side (:mod:`~minicontainer.escapes.cgroupwatch`;
+the file is there with or without the pids controller), and the attempt is
+ESCAPED when it saw more than 256 at once.  Incident: the classic fork bomb,
+and the reason Kubernetes added ``podPidsLimit`` (CIS Docker Benchmark 5.29: use
+the pids limit).  Needs cgroup v2 with the pids controller: run it in the VM.
 """
 
 from __future__ import annotations
 
-import re
-
 from minicontainer.escapes import layers
 from minicontainer.escapes.base import Attempt, Escape
+from minicontainer.escapes.cgroupwatch import PROCS, CgroupWatch
 from minicontainer.escapes.preconditions import cgroup_controller_missing
 
 # The bound: more than the hardened limit, far less than any machine's pid_max.
@@ -50,13 +53,24 @@ class ForkBomb(Escape):
         return cgroup_controller_missing("pids")
 
     def plant(self, attempt: Attempt) -> None:
-        """Tell the bomb its bound."""
+        """Tell the bomb its bound; count the container's processes from the host."""
         attempt.env["MC_FORKS"] = str(FORKS)
+        attempt.watch = CgroupWatch(attempt.container_id, [PROCS])
 
     def proven(self, attempt: Attempt) -> bool:
-        """The bomb got more processes than the hardened limit allows."""
-        counts = re.findall(r"^forked (\d+) of", attempt.output, re.MULTILINE)
-        return bool(counts) and int(counts[-1]) > layers.HARDENED_PIDS
+        """The host saw more processes in the container than the hardened limit allows."""
+        return attempt.watch.stop().get(PROCS, 0) > layers.HARDENED_PIDS
+
+    def evidence(self, attempt: Attempt) -> str:
+        """What the bomb printed last, and how many processes the host counted."""
+        counted = attempt.watch.stop().get(PROCS)
+        return f"{super().evidence(attempt)}\nhost: at most {counted} processes in its cgroup"
+
+    def restore(self, attempt: Attempt) -> None:
+        """Stop counting."""
+        watch = getattr(attempt, "watch", None)
+        if watch is not None:
+            watch.close()
 
 
 ESCAPE = ForkBomb()

@@ -11,7 +11,8 @@ while [ $i -lt "$MC_FORKS" ]; do
     last=$!
     echo $! >> /tmp/forked
     i=$((i+1))
-done' 2>/tmp/fork-errors
+done
+sleep 1  # hold them a moment: the host counts the processes in our cgroup' 2>/tmp/fork-errors
 # Count and end the sleepers with builtins only, by the pids we noted: never
 # kill -1, which without a pid namespace could reach processes not our own.
 n=0

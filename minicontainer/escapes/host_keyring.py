@@ -14,9 +14,11 @@ not.  The default seccomp profile: ``keyctl``, ``add_key`` and
 namespaced.  No capability is involved: reading a key in one's own user
 keyring needs none.
 
-The demo adds a ``user`` key named ``mc-escape-<nonce>`` with the nonce as its
+The demo adds a ``user`` key named ``mc-escape-<nonce>`` with a secret as its
 payload to host root's user keyring (with Debian's ``keyctl``, package
-keyutils) and unlinks it afterwards; the attack (``mc-escape-host-keyring``)
+keyutils), gives it a timeout of two minutes at once (host root's user keyring
+outlives the demo: a crash must not leave the key there for good), and unlinks
+it afterwards; the attack (``mc-escape-host-keyring``)
 searches ``@u`` for the key and reads it.  Incident: "Yet another reason
 containers don't contain: kernel keyrings" (Project Atomic, 2014) and moby
 issue #10939 (kernel keyrings are not namespaced), the reason Docker's default
@@ -30,6 +32,8 @@ import shutil
 import subprocess
 
 from minicontainer.escapes.base import Attempt, Escape
+
+KEY_LIFETIME = 120  # seconds: the kernel removes the key then, should restore() never run
 
 
 class HostKeyring(Escape):
@@ -49,11 +53,14 @@ class HostKeyring(Escape):
         return None
 
     def plant(self, attempt: Attempt) -> None:
-        """A user key with the nonce as payload, in host root's user keyring."""
+        """A user key with the secret as payload, in host root's user keyring, that
+        expires by itself in two minutes."""
         description = f"mc-escape-{attempt.nonce}"
-        result = subprocess.run(["keyctl", "add", "user", description, attempt.nonce, "@u"],
+        result = subprocess.run(["keyctl", "add", "user", description, attempt.secret, "@u"],
                                 capture_output=True, text=True, check=True)
         attempt.key = result.stdout.strip()
+        subprocess.run(["keyctl", "timeout", attempt.key, str(KEY_LIFETIME)],
+                       capture_output=True, check=True)
         attempt.env["MC_KEY"] = description
 
     def restore(self, attempt: Attempt) -> None:

@@ -14,7 +14,8 @@ container cannot reach it either: a packet for 127.0.0.0/8 arriving from mc0 is 
 martian, and minicontainer's firewall drops it (see the network layer page).
 
 The demo listens on 127.0.0.1 (loopback only) at a free port and answers every
-connection with the nonce; the attack connects with busybox ``nc``.  Incidents of
+connection with a secret that is on the host only; the attack connects with
+busybox ``nc`` and prints the answer.  Incidents of
 the kind: Kubernetes' ``kubelet`` and many "localhost-only" dashboards and
 Docker daemons on ``127.0.0.1:2375`` reached by host-network pods; CIS Docker
 Benchmark 5.9 (do not share the host's network namespace).
@@ -24,11 +25,11 @@ from __future__ import annotations
 
 import socket
 
-from minicontainer.escapes.base import Attempt, Escape
-from minicontainer.escapes.listener import NonceListener
+from minicontainer.escapes.base import Attempt
+from minicontainer.escapes.listener import ListenerEscape
 
 
-class HostLoopback(Escape):
+class HostLoopback(ListenerEscape):
     """Reach a 127.0.0.1-only host service from the host's network namespace."""
 
     name = "host-loopback"
@@ -38,30 +39,16 @@ class HostLoopback(Escape):
     weakening = ["--net", "host"]
     stopped_by = ["net ns"]
 
-    def __init__(self) -> None:
-        self._listeners: dict[str, NonceListener] = {}
-
-    def plant(self, attempt: Attempt) -> None:
-        """Listen on 127.0.0.1 only, on a port the kernel picks, in the host's namespace."""
+    def bind(self, attempt: Attempt) -> socket.socket:
+        """127.0.0.1 only, on a port the kernel picks, in the host's namespace."""
         server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             server.bind(("127.0.0.1", 0))
         except OSError:
             server.close()
             raise
-        self._listeners[attempt.nonce] = NonceListener(server, f"{attempt.nonce}\n").start()
         attempt.env["MC_PORT"] = str(server.getsockname()[1])
-
-    def proven(self, attempt: Attempt) -> bool:
-        """The nonce came back, and the host's listener counted the connection."""
-        listener = self._listeners.get(attempt.nonce)
-        return super().proven(attempt) and listener is not None and listener.connections > 0
-
-    def restore(self, attempt: Attempt) -> None:
-        """Close the listener."""
-        listener = self._listeners.pop(attempt.nonce, None)
-        if listener is not None:
-            listener.close()
+        return server
 
 
 ESCAPE = HostLoopback()

@@ -15,9 +15,8 @@ convenience" deployments; CIS Docker Benchmark 5.5 (sensitive host directories).
 
 from __future__ import annotations
 
-import os
-
 from minicontainer.escapes.base import Attempt, Escape
+from minicontainer.escapes.markers import marker_written, plant_marker
 
 
 class HostRootMount(Escape):
@@ -33,17 +32,11 @@ class HostRootMount(Escape):
 
     def plant(self, attempt: Attempt) -> None:
         """A root-only marker in a root-only directory, named to the attack."""
-        os.chmod(attempt.workdir, 0o700)
-        marker = attempt.path("marker")
-        with open(marker, "w") as f:
-            f.write("untouched\n")
-        os.chmod(marker, 0o600)
-        attempt.env["MC_MARKER"] = "/host" + marker
+        attempt.env["MC_MARKER"] = "/host" + plant_marker(attempt)
 
     def proven(self, attempt: Attempt) -> bool:
         """The nonce is in the host's marker file."""
-        with open(attempt.path("marker")) as f:
-            return attempt.nonce in f.read()
+        return marker_written(attempt)
 
 
 ESCAPE = HostRootMount()

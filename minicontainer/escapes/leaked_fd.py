@@ -15,7 +15,7 @@ host's tree (CVE-2024-21626, January 2024).
 minicontainer's own fds never reach the command, so the demo plays the leaky
 caller: it opens its private host directory without close-on-exec and starts
 the runtime with it (the runner's worker, a fork, inherits it).  The attack is
-told the fd's number and reads the nonce file through it.  The layer that stops
+told the fd's number and prints the secret file it reads through it.  The layer that stops
 it is fd hygiene: before the command starts, every fd above 2 is closed on
 exec, whoever opened it, and the working directory is checked to be inside the
 root.  Both files are readable by anyone, so no other layer is in the way: an
@@ -41,13 +41,14 @@ class LeakedFd(Escape):
     stopped_by = ["fd hygiene"]
 
     def plant(self, attempt: Attempt) -> None:
-        """A world-readable nonce file and an inheritable fd of its directory."""
+        """A world-readable secret file and an fd of its directory that this attempt's
+        container alone inherits (a leaky caller's fd, without close-on-exec)."""
         os.chmod(attempt.workdir, 0o755)
-        with open(attempt.path("nonce"), "w") as f:
-            f.write(attempt.nonce)
-        os.chmod(attempt.path("nonce"), 0o644)
+        with open(attempt.path("secret"), "w") as f:
+            f.write(attempt.secret)
+        os.chmod(attempt.path("secret"), 0o644)
         attempt.leaked_fd = os.open(attempt.workdir, os.O_RDONLY | os.O_DIRECTORY)
-        os.set_inheritable(attempt.leaked_fd, True)
+        attempt.pass_fds.append(attempt.leaked_fd)
         attempt.env["MC_FD"] = str(attempt.leaked_fd)
 
     def restore(self, attempt: Attempt) -> None:

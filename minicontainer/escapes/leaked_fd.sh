@@ -3,7 +3,7 @@
 echo "open fds: $(ls /proc/self/fd | tr '\n' ' ')"
 if cd "/proc/self/fd/$MC_FD"; then
     echo "cwd is now the host directory behind fd $MC_FD: $(ls | tr '\n' ' ')"
-    echo "PROOF $(cat nonce)"
+    echo "PROOF $(cat secret)"
 else
     echo "could not enter fd $MC_FD: nothing leaked in"
 fi

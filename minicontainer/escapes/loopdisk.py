@@ -1,7 +1,7 @@
 """A harmless host "disk" for the mount escapes: a loop device over a small image.
 
 The image is a 1 MiB ext2 filesystem, made in the attempt's own host directory
-with one file on it, ``nonce``, holding the attempt's nonce (``mke2fs -d`` fills
+with one file on it, ``secret``, holding the attempt's secret (``mke2fs -d`` fills
 it from a directory, so the host never mounts it).  The loop device is attached
 read-only: whatever the container does with it, no byte of the image changes,
 and no real disk of the host is ever offered.  ``detach`` frees it again.
@@ -33,15 +33,15 @@ def missing() -> str | None:
 
 
 def attach(attempt: Attempt) -> str:
-    """Make the image with the nonce on it and attach it read-only; the loop device's path.
+    """Make the image with the secret on it and attach it read-only; the loop device's path.
 
     The path is kept on the attempt, so that :func:`detach` finds it.
     """
     content = attempt.path("disk-content")
     os.mkdir(content, 0o755)
-    fd = os.open(os.path.join(content, "nonce"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fd = os.open(os.path.join(content, "secret"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        os.write(fd, attempt.nonce.encode())
+        os.write(fd, attempt.secret.encode())
     finally:
         os.close(fd)
     image = attempt.path("disk.img")

@@ -9,8 +9,9 @@ holds them, so a runtime *masks* them: it mounts ``/dev/null`` (or an empty
 read-only tmpfs for a directory) over each, and the container reads nothing.
 
 The demo plants a key on the host (in the demo's own process keyring, so it
-ends with the demo at the latest) whose description carries the nonce; the
-attack reads ``/proc/keys`` and finds it.  Two layers stand in the way:
+ends with the demo at the latest) whose description carries a secret that is
+nowhere else; the attack reads ``/proc/keys`` and prints what it finds.  Two
+layers stand in the way:
 
 - masked paths: ``/proc/keys`` reads as an empty file;
 - the user namespace: the kernel lists only the keys whose owner is mapped in
@@ -52,8 +53,8 @@ class MaskedProc(Escape):
         return None
 
     def plant(self, attempt: Attempt) -> None:
-        """A key named after the nonce, in this process's own keyring."""
-        description = f"mc-escape-masked-proc-{attempt.nonce}"
+        """A key named after the secret, in this process's own keyring."""
+        description = f"mc-escape-masked-proc-{attempt.secret}"
         attempt.key = native.add_key("user", description, b"harmless marker")
 
     def restore(self, attempt: Attempt) -> None:

@@ -115,14 +115,13 @@ class _Plan:
         else:
             self.jobs.append((escape, config, done))
 
-    def run(self, parallel: int) -> int:
-        """Run every job (kernel-wide ones one at a time); the number of runs."""
-        shared = [job for job in self.jobs if not job[0].host_changes]
-        exclusive = [job for job in self.jobs if job[0].host_changes]
-        for batch, width in ((shared, parallel), (exclusive, 1)):
-            outcomes = runner.run_attempts([(e, cfg) for e, cfg, _ in batch], parallel=width)
-            for (_, _, done), outcome in zip(batch, outcomes, strict=True):
-                done(outcome)
+    def run(self, parallel: int, allow_host_changes: bool) -> int:
+        """Run every job (kernel-wide ones one at a time, by the runner); the number
+        of runs."""
+        outcomes = runner.run_attempts([(e, cfg) for e, cfg, _ in self.jobs], parallel,
+                                       allow_host_changes)
+        for (_, _, done), outcome in zip(self.jobs, outcomes, strict=True):
+            done(outcome)
         count = len(self.jobs)
         self.jobs = []
         return count
@@ -159,11 +158,11 @@ def build(escapes: list[Escape], parallel: int = 2, allow_host_changes: bool = F
     runs = 0
     for row in rows:
         _plan_default_and_weakened(row, plan, allow_host_changes)
-    runs += plan.run(parallel)
+    runs += plan.run(parallel, allow_host_changes)
     for row in rows:
         if _needs_ablation(row):
             _plan_ablation(row, all_layers, plan)
-    runs += plan.run(parallel)
+    runs += plan.run(parallel, allow_host_changes)
     for row in rows:
         _explain_open_default(row)
     return Matrix(rows, [layer.name for layer in all_layers], runs,

@@ -16,7 +16,14 @@ the layer that stops it is "cgroup limits", the hardened configuration with
 The demo's hog is bounded (the static helper ``mc-escape-memory-hog``): it
 takes 16 MiB at a time, touching every page, up to 384 MiB, printing how far it
 got after each step.  It has shown the point when it held more than the hardened
-limit; the host reads the last step it reported (``proven``).  Incident: every
+limit; the host reads the last step it reported (``proven``).  That report is
+the hog's own word, unlike the other limit proofs, which the host measures in
+the container's cgroup: without a memory limit the container's cgroup may have
+no memory controller at all (it is enabled only for containers that ask for a
+limit), so there is no ``memory.peak`` for the host to read in exactly the run
+that shows the pitfall; and the hog exits as soon as it is done, faster than a
+host-side sampler of its processes can be sure to catch.  A forged report would
+gain the container nothing: it would only claim the default is unsafe.  Incident: every
 "one container OOMed the node" outage; CIS Docker Benchmark 5.10 (limit
 memory).  Needs cgroup v2 with the memory controller: run it in the VM.
 """

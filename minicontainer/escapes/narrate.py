@@ -138,7 +138,8 @@ def narrate(escape: Escape, flags: list[str], pace: float | None,
                     code=escape.script().rstrip(), language="bash")
 
     outcome = runner.run_one(_watched(escape, record, on_planted),
-                             runner.config_for(escape, flags))
+                             runner.config_for(escape, flags),
+                             allow_host_changes=allow_host_changes)
     attempt = record.attempt
     if attempt is None:  # the host setup failed before anything ran
         screen.step(STEPS[5], [f"{outcome.verdict}: {outcome.evidence}"])
@@ -212,7 +213,7 @@ def _layer_lines(escape: Escape, flags: list[str], outcome: Outcome,
         config = quiet_config(escape, escape.weakening)
         layers.find(name).restore(config)
         jobs.append((escape, config))
-    outcomes = runner.run_attempts(jobs, parallel=2)
+    outcomes = runner.run_attempts(jobs, parallel=2, allow_host_changes=allow_host_changes)
     weakened = outcome if flags == escape.weakening else outcomes.pop(0)
     lines = [f"the weakening ({' '.join(escape.weakening)}) alone: {weakened.verdict}"]
     blocking = []

@@ -18,9 +18,9 @@ CAP_SYS_PTRACE (to open the namespace file of a process that holds more
 capabilities).
 
 The demo never touches the host's own pid 1: it starts a decoy host process in
-a private mount namespace of its own, with a tmpfs there holding a nonce file
-that exists in no other mount namespace.  The attack enters the decoy's mount
-namespace with busybox ``nsenter`` and reads the file.  Incident: ``nsenter``
+a private mount namespace of its own, with a tmpfs there holding a file with a
+secret, which exists in no other mount namespace.  The attack enters the decoy's
+mount namespace with busybox ``nsenter`` and prints what the file holds.  Incident: ``nsenter``
 one-liners from ``--privileged --pid=host`` containers (the "Bad Pods"
 "everything allowed" pod; CVE-2019-5736 write-ups start from the same place).
 """
@@ -49,18 +49,18 @@ class NsenterHost(Escape):
 
     def plant(self, attempt: Attempt) -> None:
         """A decoy host process in a private mount namespace with a tmpfs holding
-        the nonce; wait until the nonce is there."""
+        the secret; wait until the secret is there."""
         mountpoint = attempt.path("decoy-mnt")
         os.mkdir(mountpoint, 0o700)
         script = ('mount -t tmpfs -o size=64k,mode=0700 mc-escape "$1" && echo "$2" > "$1/f"'
                   ' && exec sleep 300')
         process = decoy.start(attempt, ["unshare", "--mount", "--propagation", "private",
-                                        "sh", "-c", script, "decoy", mountpoint, attempt.nonce])
+                                        "sh", "-c", script, "decoy", mountpoint, attempt.secret])
         attempt.env["MC_TARGET"] = os.path.join(mountpoint, "f")
         deadline = time.monotonic() + _DECOY_READY_SECONDS
         # The decoy's own view of the file, through its root: there once it is written.
         seen = f"/proc/{process.pid}/root{mountpoint}/f"
-        while not _holds(seen, attempt.nonce):
+        while not _holds(seen, attempt.secret):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the decoy could not mount its tmpfs")
             time.sleep(0.02)
@@ -70,10 +70,10 @@ class NsenterHost(Escape):
         decoy.stop(attempt)
 
 
-def _holds(path: str, nonce: str) -> bool:
+def _holds(path: str, secret: str) -> bool:
     try:
         with open(path) as f:
-            return nonce in f.read()
+            return secret in f.read()
     except OSError:
         return False
 

@@ -17,8 +17,9 @@ owns the process); and the capabilities (without CAP_SYS_PTRACE the container,
 with Docker's 14 capabilities, holds fewer than a root process of the host).
 
 The demo starts a decoy host process (``sleep``, as root, its working directory
-the attempt's private directory) and a nonce file beside it; the attack reads
-the nonce through ``/proc/$MC_DECOY_PID/root``.  Incident: Kubernetes pods with
+the attempt's private directory) and a file beside it holding a secret that
+exists only on the host; the attack reads it through ``/proc/$MC_DECOY_PID/root``
+and prints what it read.  Incident: Kubernetes pods with
 ``hostPID: true`` (the "Bad Pods" series, "hostPID" pod); ``docker run --pid=host``
 advice for debugging containers.
 """
@@ -42,13 +43,13 @@ class ProcRoot(Escape):
     stopped_by = ["user ns", "pid ns", "capabilities"]
 
     def plant(self, attempt: Attempt) -> None:
-        """A nonce file in the private directory, and a decoy host process whose
-        working directory it is."""
-        with open(attempt.path("nonce"), "w") as f:
-            f.write(attempt.nonce + "\n")
-        os.chmod(attempt.path("nonce"), 0o600)
+        """A root-only file holding the secret in the private directory, and a decoy
+        host process whose working directory it is."""
+        with open(attempt.path("secret"), "w") as f:
+            f.write(attempt.secret + "\n")
+        os.chmod(attempt.path("secret"), 0o600)
         decoy.start(attempt, ["sleep", "300"], cwd=attempt.workdir)
-        attempt.env["MC_TARGET"] = attempt.path("nonce")
+        attempt.env["MC_TARGET"] = attempt.path("secret")
 
     def restore(self, attempt: Attempt) -> None:
         """Kill and reap the decoy."""

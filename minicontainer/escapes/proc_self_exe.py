@@ -23,10 +23,10 @@ capabilities (without ``CAP_SYS_PTRACE`` even host root in a container holds
 fewer capabilities than a host root daemon).  Seccomp has nothing to filter: it
 is an ``open``.
 
-The demo copies ``sleep`` into its own host directory, appends the nonce to the
+The demo copies ``sleep`` into its own host directory, appends a secret to the
 copy (an ELF runs unchanged with bytes after its end) and starts it as a decoy
 host root process; the attack opens the decoy's ``/proc/PID/exe`` read-only and
-finds the nonce at its end.  It never writes: with the program still running a
+prints the secret it finds at its end.  It never writes: with the program still running a
 write is ``ETXTBSY``, and after it exits, writing is the CVE.  ``restore`` kills
 and reaps the decoy.  Incident: CVE-2019-5736 (runc, Docker < 18.09.2, LXC).
 """
@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 
+from minicontainer.escapes import decoy
 from minicontainer.escapes.base import Attempt, Escape
 
 DECOY_PROGRAM = "sleep"
@@ -59,23 +59,17 @@ class ProcSelfExe(Escape):
         return None
 
     def plant(self, attempt: Attempt) -> None:
-        """A copy of sleep with the nonce appended, running as a decoy host process."""
-        decoy = attempt.path("mc-decoy")
-        shutil.copyfile(shutil.which(DECOY_PROGRAM), decoy)
-        with open(decoy, "ab") as f:
-            f.write(f"\nmc-decoy-nonce {attempt.nonce}\n".encode())
-        os.chmod(decoy, 0o755)
-        attempt.decoy = subprocess.Popen([decoy, "300"], cwd="/", stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        attempt.env["MC_DECOY_PID"] = str(attempt.decoy.pid)
+        """A copy of sleep with the secret appended, running as a decoy host process."""
+        program = attempt.path("mc-decoy")
+        shutil.copyfile(shutil.which(DECOY_PROGRAM), program)
+        with open(program, "ab") as f:
+            f.write(f"\nmc-decoy-secret {attempt.secret}\n".encode())
+        os.chmod(program, 0o755)
+        decoy.start(attempt, [program, "300"], cwd="/")
 
     def restore(self, attempt: Attempt) -> None:
         """Kill and reap the decoy."""
-        decoy = getattr(attempt, "decoy", None)
-        if decoy is not None:
-            decoy.kill()
-            decoy.wait()
-            attempt.decoy = None
+        decoy.stop(attempt)
 
 
 ESCAPE = ProcSelfExe()

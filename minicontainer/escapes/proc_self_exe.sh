@@ -7,7 +7,7 @@
 # process, a container reaches that host binary. Reading it is the harmless half;
 # writing it (once the program exits) is the CVE.
 exe="/proc/$MC_DECOY_PID/exe"
-echo "target: $exe (a decoy host process, a copy of sleep with the nonce appended)"
+echo "target: $exe (a decoy host process, a copy of sleep with a secret appended)"
 if [ -d "/proc/$MC_DECOY_PID" ]; then
     echo "/proc/$MC_DECOY_PID: visible ($(cat "/proc/$MC_DECOY_PID/comm" 2>&1))"
 else
@@ -18,7 +18,7 @@ fi
 echo "readlink $exe: $(readlink "$exe" 2>&1 || echo refused)"
 if tail -c 64 "$exe" > /tmp/exe-tail 2>/tmp/exe-error; then
     echo "open $exe for reading: ok"
-    grep -q "$MC_NONCE" /tmp/exe-tail && echo "PROOF $MC_NONCE"
+    echo "PROOF $(grep -a mc-decoy-secret /tmp/exe-tail)"
 else
     echo "open $exe: $(cat /tmp/exe-error)"
 fi

@@ -23,7 +23,13 @@ a fresh directory under its private host directory onto itself, makes that one
 mount shared, and hands it to the container as the volume ``/vol``.  The attack
 mounts a small tmpfs on ``/vol/leak`` and writes the nonce into it; the proof is
 the host reading ``leak/nonce`` in its directory after the container has ended.
-``restore`` unmounts the leaked tmpfs and the bind mount.  Incident: Kubernetes
+This escape changes the host's mount table while it runs: the shared bind
+mount (and, when the attack works, the container's tmpfs on it) is a mount of
+the host's own namespace, under ``/tmp``.  ``restore`` unmounts the leaked
+tmpfs and then the bind mount; if an unmount fails (a process still inside,
+an attempt that crashed half-way), it detaches the mount with a lazy unmount
+(``umount -l``) instead, which takes it out of the mount table at once and
+frees it when its last user is gone.  Incident: Kubernetes
 warns that Bidirectional propagation "can be dangerous" and allows it only to
 privileged containers; CIS Docker Benchmark 5.19 (mount propagation not
 shared).
@@ -85,15 +91,30 @@ class PropagationLeak(Escape):
         return f"{super().evidence(attempt)}\nhost: {leak} is {seen}"
 
     def restore(self, attempt: Attempt) -> None:
-        """Unmount what leaked onto the host, then the shared bind mount."""
+        """Unmount what leaked onto the host, then the shared bind mount (lazily, if a
+        plain unmount fails)."""
         shared = getattr(attempt, "shared_mount", None)
         if shared is None:
             return
         leak = os.path.join(shared, "leak")
-        while os.path.ismount(leak):
-            subprocess.run(["umount", leak], check=True, capture_output=True)
-        subprocess.run(["umount", shared], check=True, capture_output=True)
+        while _mounted(leak):
+            _unmount(leak)
+        while _mounted(shared):
+            _unmount(shared)
         attempt.shared_mount = None
+
+
+def _mounted(path: str) -> bool:
+    """Whether a mount sits on ``path`` in our mount table (``os.path.ismount`` cannot
+    tell a bind mount of a directory onto itself)."""
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == path for line in f)
+
+
+def _unmount(path: str) -> None:
+    """Unmount the top mount on ``path``; detach it (``umount -l``) if it is busy."""
+    if subprocess.run(["umount", path], capture_output=True).returncode != 0:
+        subprocess.run(["umount", "-l", path], check=True, capture_output=True)
 
 
 ESCAPE = PropagationLeak()

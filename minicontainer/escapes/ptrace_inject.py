@@ -17,9 +17,9 @@ holds fewer capabilities than a root process of the host and may not trace it.
 The default seccomp profile allows ``ptrace`` (since Linux 4.8 a tracer can no
 longer use it to get around the tracee's seccomp filter), as Docker's does.
 
-The demo starts a decoy host process (``sleep``, as root) with the nonce in its
+The demo starts a decoy host process (``sleep``, as root) with a secret in its
 environment, which lives in its memory.  The attack (``mc-escape-ptrace-inject``)
-seizes it, stops it, reads the nonce out of its memory with ``PTRACE_PEEKDATA``
+seizes it, stops it, reads the secret out of its memory with ``PTRACE_PEEKDATA``
 and lets it go unchanged: reading is the harmless half of injecting.
 Incident: CAP_SYS_PTRACE with ``--pid=host`` in Kubernetes "Bad Pods"; process
 injection into host daemons in container-escape write-ups.
@@ -55,8 +55,8 @@ class PtraceInject(Escape):
         return None
 
     def plant(self, attempt: Attempt) -> None:
-        """A decoy host process holding the nonce in its environment (its memory)."""
-        decoy.start(attempt, ["sleep", "300"], cwd="/", env={"MC_DECOY_SECRET": attempt.nonce})
+        """A decoy host process holding the secret in its environment (its memory)."""
+        decoy.start(attempt, ["sleep", "300"], cwd="/", env={"MC_DECOY_SECRET": attempt.secret})
 
     def restore(self, attempt: Attempt) -> None:
         """Kill and reap the decoy."""

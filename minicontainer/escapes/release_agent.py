@@ -41,6 +41,7 @@ import tempfile
 import time
 
 from minicontainer.escapes.base import Attempt, Escape
+from minicontainer.escapes.markers import marker_written, plant_marker
 
 AGENT_WAIT = 10.0  # seconds: the kernel starts the agent from a work queue, later
 DYING_WAIT = 3.0  # seconds for an unmounted, empty hierarchy to disappear
@@ -96,12 +97,7 @@ class ReleaseAgent(Escape):
 
     def plant(self, attempt: Attempt) -> None:
         """An empty root-only marker for the agent; a hierarchy name of this attempt's own."""
-        os.chmod(attempt.workdir, 0o700)
-        marker = attempt.path("marker")
-        with open(marker, "w") as f:
-            f.write("untouched\n")
-        os.chmod(marker, 0o600)
-        attempt.env["MC_MARKER"] = marker
+        attempt.env["MC_MARKER"] = plant_marker(attempt)
         attempt.env["MC_CGROUP_NAME"] = f"mcescape{attempt.nonce[:8]}"
 
     def proven(self, attempt: Attempt) -> bool:
@@ -110,9 +106,8 @@ class ReleaseAgent(Escape):
         deadline = time.monotonic() + (AGENT_WAIT if "release_agent set" in attempt.output
                                        else 0)
         while True:
-            with open(attempt.path("marker")) as f:
-                if attempt.nonce in f.read():
-                    return True
+            if marker_written(attempt):
+                return True
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.2)

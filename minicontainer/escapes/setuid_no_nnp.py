@@ -15,7 +15,7 @@ the owner of a file needs no capability at all, and the user namespace does not
 either, since the escalation is to the container's root, who owns the
 container's files.
 
-The demo plants a nonce file on the host, mode 0600 and owned by the host uid
+The demo plants a secret file on the host, mode 0600 and owned by the host uid
 of the container's root, and mounts it at ``/secret``; the attack, as uid 1000,
 cannot read it, but through ``mc-escape-setuid-reader`` (setuid root in the
 default rootfs) it can.  Incident: setuid binaries in images (CIS Docker 4.8,
@@ -43,7 +43,8 @@ class SetuidNoNnp(Escape):
     stopped_by = ["no_new_privs"]
 
     def plant(self, attempt: Attempt) -> None:
-        """A root-only nonce file, owned by the container's root, mounted at /secret.
+        """A root-only file holding the secret, owned by the container's root, mounted
+        at /secret.
 
         "The container's root" is the host uid the default user namespace maps
         uid 0 to; without a user namespace it is host root, who may read it anyway.
@@ -53,10 +54,10 @@ class SetuidNoNnp(Escape):
         secret = attempt.path("secret")
         os.mkdir(secret, 0o755)
         os.chown(secret, owner, group)
-        with open(os.path.join(secret, "nonce"), "w") as f:
-            f.write(attempt.nonce + "\n")
-        os.chmod(os.path.join(secret, "nonce"), 0o600)
-        os.chown(os.path.join(secret, "nonce"), owner, group)
+        with open(os.path.join(secret, "secret"), "w") as f:
+            f.write(attempt.secret + "\n")
+        os.chmod(os.path.join(secret, "secret"), 0o600)
+        os.chown(os.path.join(secret, "secret"), owner, group)
         attempt.flags = ["-v", f"{secret}:/secret:ro"]
 
 

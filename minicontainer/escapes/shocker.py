@@ -9,7 +9,7 @@ container that holds one fd on a host filesystem (a volume, or in 2014 Docker's
 ``/.dockerinit`` bind-mounted from the host) can open every file on it.  This
 is why the call needs ``CAP_DAC_READ_SEARCH`` in the *initial* user namespace.
 
-The demo plants a nonce file in its private host directory and bind-mounts a
+The demo plants a secret file in its private host directory and bind-mounts a
 harmless empty directory next to it as the volume ``/data``.  The file's handle
 is passed to the attack in its environment, to keep the demo short and sure;
 the real exploit found it by brute force, walking from the root directory's
@@ -52,10 +52,10 @@ class Shocker(Escape):
     stopped_by = ["capabilities", "user ns"]
 
     def plant(self, attempt: Attempt) -> None:
-        """The nonce file, its handle for the attack, and an empty volume beside it."""
+        """The secret file, its handle for the attack, and an empty volume beside it."""
         secret = attempt.path("secret")
         with open(secret, "w") as f:
-            f.write(attempt.nonce)
+            f.write(attempt.secret)
         os.mkdir(attempt.path("innocent"))
         handle_type, handle = native.name_to_handle_at(secret)
         attempt.env["MC_HANDLE_TYPE"] = str(handle_type)

@@ -20,7 +20,7 @@ default seccomp profile allows ``mount`` to a container holding
 The demo makes a 1 MiB ext2 image in its own host directory with the nonce on
 it, attaches it read-only to a free loop device, hands that to the container
 with ``--device ...:r``, and detaches it afterwards; the attack mounts it
-``-o ro`` and reads the nonce.  Incident: ``--cap-add SYS_ADMIN`` in Docker
+``-o ro`` and prints the file it reads there.  Incident: ``--cap-add SYS_ADMIN`` in Docker
 Compose files and Kubernetes ``securityContext`` (the capability of the
 cgroup ``release_agent`` escape, CVE-2022-0492, too); CIS Docker Benchmark 5.3.
 """
@@ -48,7 +48,7 @@ class SysAdminMount(Escape):
         return loopdisk.missing()
 
     def plant(self, attempt: Attempt) -> None:
-        """A read-only loop disk with the nonce on it, given to the container read-only."""
+        """A read-only loop disk with a secret on it, given to the container read-only."""
         device = loopdisk.attach(attempt)
         attempt.flags += ["--device", f"{device}:{NODE}:r"]
         attempt.env["MC_DISK_NODE"] = NODE

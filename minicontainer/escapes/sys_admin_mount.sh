@@ -2,7 +2,7 @@
 # The container was given a disk device (--device), as operators do for a
 # database or a backup job. The device layer lets us open it; mounting the
 # filesystem on it is what CAP_SYS_ADMIN adds. The demo's disk is a small
-# read-only loop device with the nonce on it, at $MC_DISK_NODE.
+# read-only loop device with a secret on it, at $MC_DISK_NODE.
 echo "target: the filesystem on $MC_DISK_NODE"
 ls -l "$MC_DISK_NODE" 2>&1
 if dd if="$MC_DISK_NODE" of=/dev/null bs=512 count=1 2>/dev/null; then
@@ -16,9 +16,7 @@ fi
 mkdir -p /mnt/disk
 if mount -o ro -t ext2 "$MC_DISK_NODE" /mnt/disk; then
     echo "mount -o ro -t ext2 $MC_DISK_NODE /mnt/disk: ok"
-    read_back=$(cat /mnt/disk/nonce)
-    echo "read /mnt/disk/nonce: $read_back"
-    [ "$read_back" = "$MC_NONCE" ] && echo "PROOF $MC_NONCE"
+    echo "read /mnt/disk/secret: PROOF $(cat /mnt/disk/secret 2>&1)"
     umount /mnt/disk
 else
     echo "mount -o ro -t ext2 $MC_DISK_NODE /mnt/disk: refused"

@@ -8,7 +8,10 @@ kernel's admin-guide/sysrq).  The file is writable by the host's root only.
 
 The demo sends the one harmless command, ``h`` (help), which prints a line
 ``sysrq: HELP : ...`` into the kernel log.  Before the attempt it writes a line
-with the nonce to ``/dev/kmsg``; the proof is a help line after it.
+with the nonce to ``/dev/kmsg``; the proof is a help line after it, logged by
+the kernel itself: a line written to ``/dev/kmsg`` by a program is always filed
+under the ``user`` facility, so a container that could write there still could
+not forge it.
 
 What stops it:
 
@@ -32,10 +35,11 @@ from minicontainer.escapes.base import Attempt, Escape
 TRIGGER = "/proc/sysrq-trigger"
 KMSG = "/dev/kmsg"
 HELP_LINE = "sysrq: HELP :"
+KERNEL_FACILITY = 0  # syslog's "kern"; whatever a program writes to /dev/kmsg is "user" (1)
 
 
-def kernel_log() -> list[str]:
-    """The messages in the kernel's log buffer, oldest first."""
+def kernel_log() -> list[tuple[int, str]]:
+    """The records in the kernel's log buffer, oldest first: (facility, message)."""
     fd = os.open(KMSG, os.O_RDONLY | os.O_NONBLOCK)
     messages = []
     try:
@@ -48,7 +52,8 @@ def kernel_log() -> list[str]:
                 if e.errno == errno.EAGAIN:
                     break
                 raise
-            messages.append(record.decode(errors="replace").partition(";")[2].rstrip("\n"))
+            prefix, _, message = record.decode(errors="replace").partition(";")
+            messages.append((int(prefix.split(",")[0]) >> 3, message.rstrip("\n")))
     finally:
         os.close(fd)
     return messages
@@ -80,10 +85,12 @@ class SysrqTrigger(Escape):
             f.write(f"minicontainer: escape {self.name} attempt {attempt.nonce}\n")
 
     def proven(self, attempt: Attempt) -> bool:
-        """A SysRq help line in the kernel log after this attempt's nonce line."""
+        """A SysRq help line, from the kernel itself, in the kernel log after this
+        attempt's nonce line."""
         log = kernel_log()
-        starts = [i for i, line in enumerate(log) if attempt.nonce in line]
-        return bool(starts) and any(HELP_LINE in line for line in log[starts[-1] + 1:])
+        starts = [i for i, (_, line) in enumerate(log) if attempt.nonce in line]
+        return bool(starts) and any(facility == KERNEL_FACILITY and HELP_LINE in line
+                                    for facility, line in log[starts[-1] + 1:])
 
 
 ESCAPE = SysrqTrigger()

@@ -12,9 +12,14 @@ device shared by everyone holding it.
 The demo gives the runner's worker a fresh pseudo-terminal as its controlling
 terminal and stdin (never a real terminal), so the container starts from it
 as from an interactive shell.  The static helper ``mc-escape-tiocsti`` types
-``echo PROOF <nonce>`` and a newline into it; the demo reads the pty's other
-end and finds the line echoed back as typed input.  Nothing reads it, so
-nothing runs.
+``echo PROOF <nonce>`` and a newline into it.  The proof is where the line
+ends up: in the terminal's *input queue*, which the demo reads from its own
+descriptor of the terminal after the container has ended, where a shell would
+have read its next command.  Nothing but typed input (the other end of the pty,
+which only the demo holds, or ``TIOCSTI``) can put bytes there: what the
+container *writes* to its terminal goes out to the other end, not in, and the
+demo turns the terminal's echo off so that nothing comes back either.  Nothing
+reads the line as a command, so nothing runs.
 
 Two layers stop it, each alone:
 
@@ -32,7 +37,9 @@ with ``--new-session``); the same hole was found in runc ``exec``, util-linux
 
 from __future__ import annotations
 
+import errno
 import os
+import termios
 
 from minicontainer.escapes.base import Attempt, Escape
 
@@ -62,25 +69,37 @@ class Tiocsti(Escape):
         return None
 
     def plant(self, attempt: Attempt) -> None:
-        """A fresh pseudo-terminal for the container to start from."""
+        """A fresh pseudo-terminal for the container to start from, without echo, and
+        a descriptor of our own to read its input queue with."""
         attempt.pty_master, attempt.stdin_tty = os.openpty()
-        os.set_blocking(attempt.pty_master, False)
+        modes = termios.tcgetattr(attempt.stdin_tty)
+        modes[3] &= ~termios.ECHO  # lflag: what the container writes never comes back in
+        termios.tcsetattr(attempt.stdin_tty, termios.TCSANOW, modes)
+        # A file description of its own, so that non-blocking reads leave the
+        # container's stdin as it is.
+        attempt.pty_input = os.open(os.ttyname(attempt.stdin_tty),
+                                    os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
 
     def proven(self, attempt: Attempt) -> bool:
-        """The typed line came back on the terminal's other end."""
+        """The typed line is in the terminal's input queue, where the caller's shell
+        would read its next command."""
         typed = b""
         try:
-            while chunk := os.read(attempt.pty_master, 4096):
+            while chunk := os.read(attempt.pty_input, 4096):
                 typed += chunk
-        except BlockingIOError:
-            pass  # all read
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EIO):  # all read; hung up
+                raise
         return f"echo PROOF {attempt.nonce}".encode() in typed
 
     def restore(self, attempt: Attempt) -> None:
-        """Close both ends of the terminal, with anything still typed into it."""
-        for fd in (getattr(attempt, "pty_master", None), attempt.stdin_tty):
+        """Close both ends of the terminal and our reader, with anything still typed
+        into it."""
+        for name in ("pty_input", "pty_master", "stdin_tty"):
+            fd = getattr(attempt, name, None)
             if fd is not None:
                 os.close(fd)
+                setattr(attempt, name, None)
 
 
 ESCAPE = Tiocsti()

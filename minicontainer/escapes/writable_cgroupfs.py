@@ -20,6 +20,12 @@ the container write its own limit.  The scenario gives the container 64 MiB;
 the attack raises ``memory.max`` to 512 MiB, reads it back, and then holds
 128 MiB -- twice what it was given -- without the OOM killer coming.
 
+What the attack prints is only its own word, so the proof is measured on the
+host: while the container runs, the demo reads the container's cgroup files
+from the host side (:mod:`~minicontainer.escapes.cgroupwatch`), and the attempt
+is ESCAPED when the kernel's own ``memory.peak`` there went past the 64 MiB
+the container was given (which it can only do once ``memory.max`` moved).
+
 Incident: Docker's and Kubernetes' warnings that privileged containers can
 modify their own cgroup limits; the reason the cgroup tree is mounted read-only
 by runc and friends, and why delegated (writable) cgroups come with a user
@@ -28,8 +34,12 @@ namespace.  Needs cgroup v2 with the memory controller: run it in the VM.
 
 from __future__ import annotations
 
-from minicontainer.escapes.base import Escape
+from minicontainer.escapes.base import Attempt, Escape
+from minicontainer.escapes.cgroupwatch import CgroupWatch
 from minicontainer.escapes.preconditions import cgroup_controller_missing
+
+GIVEN = 64 * 1024 * 1024  # the scenario's --memory 64m
+WATCHED = ["memory.max", "memory.peak"]
 
 
 class WritableCgroupfs(Escape):
@@ -47,6 +57,26 @@ class WritableCgroupfs(Escape):
     def missing(self) -> str | None:
         """The memory controller in cgroup v2, or the scenario's limit cannot be set."""
         return cgroup_controller_missing("memory")
+
+    def plant(self, attempt: Attempt) -> None:
+        """Watch the container's cgroup from the host while it runs."""
+        attempt.watch = CgroupWatch(attempt.container_id, WATCHED)
+
+    def proven(self, attempt: Attempt) -> bool:
+        """The host saw the container's memory.peak go past the limit it was given."""
+        return attempt.watch.stop().get("memory.peak", 0) > GIVEN
+
+    def evidence(self, attempt: Attempt) -> str:
+        """What the attack printed last, and what the host measured."""
+        peak = attempt.watch.stop()
+        seen = ", ".join(f"{name} up to {peak[name]}" for name in WATCHED if name in peak)
+        return f"{super().evidence(attempt)}\nhost: {seen or 'no cgroup file read'}"
+
+    def restore(self, attempt: Attempt) -> None:
+        """Stop watching."""
+        watch = getattr(attempt, "watch", None)
+        if watch is not None:
+            watch.close()
 
 
 ESCAPE = WritableCgroupfs()

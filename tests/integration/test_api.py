@@ -79,3 +79,28 @@ def test_config_round_trips_through_oci():
     cfg = Config(args=["sh"], hostname="h", env=["A=1"], uid=5, gid=6)
     again = Config.from_oci(cfg.to_oci())
     assert again.to_oci() == cfg.to_oci()
+
+
+def test_a_start_that_fails_before_the_clone_leaves_no_fd_and_no_signal_handler(tmp_path):
+    import signal
+
+    from minicontainer.errors import ContainerError
+    from minicontainer.namespaces import ALL, Namespace
+
+    not_a_netns = tmp_path / "not-a-netns"
+    not_a_netns.write_text("")
+    cfg = Config(args=["true"], namespaces=ALL & ~Namespace.NET, network="container",
+                 network_path=str(not_a_netns))
+    fds = sorted(os.listdir("/proc/self/fd"))
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    for _ in range(2):
+        try:
+            Container(cfg).run()
+        except (ContainerError, OSError) as e:
+            assert str(not_a_netns) in str(e)
+        else:
+            raise AssertionError("a container started in a file that is no netns")
+    assert sorted(os.listdir("/proc/self/fd")) == fds
+    assert {s: signal.getsignal(s) for s in handlers} == handlers
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask

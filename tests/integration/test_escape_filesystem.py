@@ -149,7 +149,7 @@ def test_the_loop_disk_is_detached_after_the_attempt(name):
     assert not _our_loop_devices()
 
 
-def test_the_loop_disk_is_read_only_and_holds_the_nonce():
+def test_the_loop_disk_is_read_only_and_holds_the_secret():
     if loopdisk.missing():
         pytest.skip(loopdisk.missing())
     attempt = Attempt(escapes.find("host-disk-mount"))
@@ -157,9 +157,9 @@ def test_the_loop_disk_is_read_only_and_holds_the_nonce():
         device = loopdisk.attach(attempt)
         ro = subprocess.run(["blockdev", "--getro", device], capture_output=True, text=True)
         assert ro.stdout.strip() == "1"
-        dump = subprocess.run(["debugfs", "-R", "cat /nonce", attempt.path("disk.img")],
+        dump = subprocess.run(["debugfs", "-R", "cat /secret", attempt.path("disk.img")],
                               capture_output=True, text=True)
-        assert dump.stdout == attempt.nonce
+        assert dump.stdout == attempt.secret
     finally:
         loopdisk.detach(attempt)
         subprocess.run(["rm", "-rf", attempt.workdir], check=True)

@@ -8,12 +8,15 @@ import json
 import os
 import shutil
 import socket
+import subprocess
+import threading
 import time
 
 import pytest
 
 from helpers import mc
 from minicontainer import labs
+from minicontainer.namespaces import Namespace
 
 LABS = ["00-preflight", "01-pid", "02-uts-ipc"]
 
@@ -30,8 +33,8 @@ SKELETON_FAILS = {
                    "container_ipc_stays_inside": "IPC namespace of its own"},
 }
 
-# Known-wrong solutions: the reference with one line changed, the step that must fail,
-# and words of its hint.
+# Known-wrong solutions: the reference with one line (or a tuple of lines) changed, the
+# step that must fail, and words of its hint.
 WRONG = {
     "00-preflight/own-inodes": (
         "00-preflight", 'container = inside[name]',
@@ -43,6 +46,11 @@ WRONG = {
     "01-pid/pid-only": (
         "01-pid", "Namespace.PID | Namespace.MNT", "Namespace.PID",
         "own_proc", "Namespace.MNT"),
+    "01-pid/proc-on-the-host": (
+        "01-pid", ("Namespace.PID | Namespace.MNT", "mounts.remount_proc()"),
+        ("Namespace.PID", '__import__("minicontainer.native").native.mount("proc", "/proc", '
+                          '"proc", 0)'),
+        "own_proc", "the real host's /proc is untouched"),
     "01-pid/waits-for-one": (
         "01-pid", "os.waitpid(-1, 0)", "os.waitpid(child, 0)",
         "reaps_orphans", "waits for one child only"),
@@ -67,6 +75,30 @@ def _copy(lab: labs.Lab, part: str, destination) -> str:
 
 def _verdicts(results: list[labs.Result]) -> dict[str, labs.Result]:
     return {result.step: result for result in results}
+
+
+class _HostnameWatch:
+    """Samples the host's hostname every millisecond while it is entered: every name
+    other than the first seen is in ``others``."""
+
+    def __enter__(self):
+        self.name, self.others = socket.gethostname(), set()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._watch)
+        self.thread.start()
+        return self
+
+    def _watch(self):
+        while not self.done.wait(0.001):
+            now = socket.gethostname()
+            if now != self.name:
+                self.others.add(now)
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+        if socket.gethostname() != self.name:
+            self.others.add(socket.gethostname())
 
 
 @pytest.mark.parametrize("slug", LABS)
@@ -98,14 +130,45 @@ def test_known_wrong_solution_fails(variant, tmp_path):
     program = os.path.join(workspace, lab.program)
     with open(program) as f:
         source = f.read()
-    assert old in source, "the reference changed: update this variant"
+    for old_line, new_line in zip(*((old, new) if isinstance(old, tuple) else
+                                    ((old,), (new,))), strict=True):
+        assert old_line in source, "the reference changed: update this variant"
+        source = source.replace(old_line, new_line)
     with open(program, "w") as f:
-        f.write(source.replace(old, new))
-    hostname = socket.gethostname()
-    results = _verdicts(labs.check(lab, workspace))
-    assert socket.gethostname() == hostname, "the checker must put the host's name back"
+        f.write(source)
+    with open("/proc/self/mountinfo") as f:
+        host_mounts = f.read()
+    with _HostnameWatch() as host:
+        results = _verdicts(labs.check(lab, workspace))
+    assert not host.others, f"the host was renamed {host.others} while the checker ran"
+    with open("/proc/self/mountinfo") as f:
+        assert f.read() == host_mounts, "the host's mount table changed"
     assert results[step].verdict == labs.FAIL, results[step]
     assert words in results[step].hint + results[step].detail, results[step]
+
+
+def _host_queue_keys() -> set[int]:
+    with open("/proc/sysvipc/msg") as f:
+        return {int(line.split()[0]) for line in f.readlines()[1:] if line.split()}
+
+
+def test_stand_in_host_takes_what_would_change_the_host(tmp_path):
+    name, key = f"stand-in-{os.getpid()}", 0x5E0000 + os.getpid() % 0xFFFF
+    with open("/proc/self/mountinfo") as f:
+        host_mounts = f.read()
+    with _HostnameWatch() as watch, labs.StandInHost(Namespace.UTS | Namespace.IPC |
+                                                     Namespace.MNT) as host:
+        inside = host.preexec(str(tmp_path))
+        subprocess.run(["hostname", name], preexec_fn=inside, check=True)
+        subprocess.run(["mount", "-t", "proc", "proc", "/proc"], preexec_fn=inside, check=True)
+        host.make_queue(key)
+        assert host.hostname() == name
+        assert key in host.queue_keys()
+        assert host.proc_mounts() == 2
+        assert key not in _host_queue_keys()
+    assert not watch.others
+    with open("/proc/self/mountinfo") as f:
+        assert f.read() == host_mounts
 
 
 @pytest.mark.parametrize("slug", LABS)

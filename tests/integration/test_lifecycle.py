@@ -424,6 +424,38 @@ def test_rm_f_of_a_running_foreground_container(name):
     assert _owned(name) == []
 
 
+API_RUN_THEN_WAIT = """
+import sys
+from minicontainer import Config, Container
+code = Container(Config(args=["sh", "-c", "echo ready; sleep 30"]), sys.argv[1]).run()
+print(code, flush=True)
+sys.stdin.readline()
+print("still alive", flush=True)
+"""
+
+
+def test_rm_f_never_kills_a_program_that_ran_its_container_with_the_api(name):
+    # The program's own process is the record's monitorPid; it goes on after run().
+    program = subprocess.Popen([MC[0], "-c", API_RUN_THEN_WAIT, name], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert program.stdout.readline() == "ready\n"
+        began = time.monotonic()
+        result = mc("rm", "-f", name)
+        assert result.returncode == 0, result.stderr
+        assert time.monotonic() - began < 5
+        assert program.stdout.readline() == "137\n"
+        assert program.poll() is None
+        program.stdin.write("\n")
+        program.stdin.flush()
+        assert program.stdout.readline() == "still alive\n"
+        assert program.wait(10) == 0
+    finally:
+        program.kill()
+        program.wait()
+    assert _owned(name) == []
+
+
 def test_rm_f_all_goes_on_past_a_failure_and_names_it(tmp_path, name):
     root = str(tmp_path / "state")
     names = [f"{name}-{i}" for i in range(3)]

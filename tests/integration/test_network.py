@@ -401,6 +401,22 @@ def test_nft_failing_leaves_the_other_containers_network_alone(tmp_path, name):
     assert _retry_connect(("127.0.0.1", 18086)) == b"pong\n"
 
 
+def test_the_table_is_written_before_forwarding_is_on_and_the_veth_exists(tmp_path, name):
+    # The nft that attach runs first notes what the host looks like at that moment.
+    seen = tmp_path / "seen"
+    real_nft = shutil.which("nft")
+    env = _path_with_nft(tmp_path, f"cat /proc/sys/net/ipv4/ip_forward >> {seen}; "
+                                   f"ls /sys/class/net >> {seen}; echo -- >> {seen}; "
+                                   f"exec {real_nft} \"$@\"")
+    result = mc("run", "--name", name, "--net", "bridge", "--", "true", env=env)
+    assert result.returncode == 0, result.stderr
+    first_call = seen.read_text().split("--\n")[0].splitlines()
+    assert first_call[0] == FORWARDING_BEFORE
+    assert not [link for link in first_call[1:] if link.startswith("mcv")]
+    assert network_pieces() == []
+    assert _forwarding() == FORWARDING_BEFORE
+
+
 def test_a_netlink_error_during_attach_fails_the_start_and_leaves_nothing(name):
     # The veth's peer is made under a temporary name before it moves into the container:
     # a link of that name already there makes the kernel refuse (EEXIST) mid-attach.
@@ -425,8 +441,8 @@ def test_a_netlink_error_during_attach_fails_the_start_and_leaves_nothing(name):
     (["cleanup"], "gone"),
 ])
 def test_kill_9_of_the_runtime_during_attach_is_cleaned_up(tmp_path, name, removal, record):
-    # A fake nft that blocks holds the runtime at the last step of attach, with the lease,
-    # bridge, veth and IP forwarding all made; then the runtime dies without a word.
+    # A fake nft that blocks holds the runtime while it writes the table, with the lease
+    # and bridge made (forwarding waits for the table); then the runtime dies without a word.
     marker = tmp_path / "nft-started"
     env = _path_with_nft(tmp_path, f"echo $$ > {marker}; exec sleep 60")
     runtime = subprocess.Popen([*MC, "run", "--name", name, "--net", "bridge", "-p",
@@ -439,7 +455,7 @@ def test_kill_9_of_the_runtime_during_attach_is_cleaned_up(tmp_path, name, remov
             assert time.monotonic() < deadline, "the runtime never reached nft"
             time.sleep(0.05)
         fake_nft = int(marker.read_text())
-        assert network.link_exists("mc0") and _forwarding() == "1"
+        assert network.link_exists("mc0") and _forwarding() == FORWARDING_BEFORE
         runtime.kill()
     finally:
         runtime.kill()

@@ -62,3 +62,30 @@ def test_escape_list_fits_the_terminal_width():
     assert lines[0].startswith("NAME")
     assert max(len(line) for line in lines) <= 100
     assert "host-root-mount" in result.stdout
+
+
+def test_the_runner_refuses_a_host_changing_escape_weakened_unless_allowed():
+    from minicontainer.escapes import runner
+    from minicontainer.escapes.host_root_mount import HostRootMount
+
+    class KernelWide(HostRootMount):
+        host_changes = True
+
+        def plant(self, attempt):
+            raise AssertionError("planted: the attempt was not refused")
+
+    escape = KernelWide()
+    outcome = runner.run_one(escape, runner.config_for(escape, escape.weakening))
+    assert outcome.verdict == "ERROR"
+    assert "--allow-host-changes" in outcome.evidence
+    allowed = runner.run_one(escape, runner.config_for(escape, escape.weakening),
+                             allow_host_changes=True)
+    assert "planted" in allowed.evidence
+
+
+@pytest.mark.parametrize("argv", [["--weakened"], ["--", "--userns", "host"]])
+def test_escape_run_refuses_a_host_changing_escape_weakened_unless_allowed(argv, capsys):
+    from minicontainer import cli
+
+    assert cli.main(["escape", "run", "core-pattern", *argv]) == 125
+    assert "--allow-host-changes" in capsys.readouterr().err

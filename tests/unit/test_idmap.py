@@ -33,6 +33,17 @@ def test_blocks_are_distinct_and_follow_the_shared_range(tmp_path):
     assert ranges.held_by("a") == [f"host id block {first}"]
 
 
+def test_blocks_skip_every_subuid_and_subgid_range_whoever_owns_it(tmp_path):
+    block = idmap.BLOCK_SIZE
+    subuid, subgid = tmp_path / "subuid", tmp_path / "subgid"
+    subuid.write_text(f"alice:{SHARED_END + 10}:{block}\n# a comment\nbad line\n")
+    subgid.write_text(f"bob:{SHARED_END + 3 * block + block - 1}:1\n")
+    ranges = idmap.RangeAllocator(str(tmp_path / "state"), (str(subuid), str(subgid)))
+    first = ranges.allocate("a", *_me())
+    second = ranges.allocate("b", *_me())
+    assert (first, second) == (SHARED_END + 2 * block, SHARED_END + 4 * block)
+
+
 def test_released_blocks_are_reused_and_the_file_goes_with_the_last(tmp_path):
     ranges = idmap.RangeAllocator(str(tmp_path))
     first = ranges.allocate("a", *_me())

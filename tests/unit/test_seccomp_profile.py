@@ -296,6 +296,34 @@ def test_the_cache_key_changes_with_the_build_logic(tmp_path, monkeypatch):
     assert len(os.listdir(tmp_path)) == 2
 
 
+def test_a_failed_build_leaves_no_partial_file_in_the_cache(tmp_path, monkeypatch):
+    import os
+
+    def failing_build(profile, capabilities):
+        raise RuntimeError("simulated")
+
+    monkeypatch.setattr(seccomp, "build", failing_build)
+    with pytest.raises(RuntimeError, match="simulated"):
+        seccomp.compiled({"defaultAction": "SCMP_ACT_ALLOW"}, set(), str(tmp_path))
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_partial_file_is_never_written_through_a_symlink(tmp_path):
+    import os
+
+    profile = {"defaultAction": "SCMP_ACT_ALLOW"}
+    cache = tmp_path / "cache"
+    seccomp.compiled(profile, set(), str(cache))
+    (cached,) = os.listdir(cache)
+    os.unlink(cache / cached)
+    target = tmp_path / "target"
+    target.write_bytes(b"untouched")
+    os.symlink(target, cache / f"{cached}.{os.getpid()}")
+    assert seccomp.compiled(profile, set(), str(cache))
+    assert target.read_bytes() == b"untouched"
+    assert sorted(os.listdir(cache)) == [cached]
+
+
 def _cli(capsys, *args: str):
     """Run the command line in this process (a child would look like a leftover
     container process to an integration test running at the same time)."""

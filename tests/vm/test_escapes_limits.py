@@ -47,6 +47,21 @@ def test_writable_cgroupfs_escapes_when_weakened():
     assert outcome.verdict == ESCAPED, outcome.evidence
     assert "my limit now: 536870912 bytes" in outcome.evidence
     assert "held 128 MiB under a 64 MiB limit" in outcome.evidence
+    assert "host: memory.max up to 536870912, memory.peak up to" in outcome.evidence
+
+
+@pytest.mark.parametrize("name,forgery", [
+    ("writable-cgroupfs", 'echo "my limit now: 536870912 bytes"; '
+                          'echo "held 128 MiB under a 64 MiB limit: PROOF $MC_NONCE"'),
+    ("fork-bomb", 'echo "forked 300 of 300"'),
+])
+def test_a_limit_proof_is_measured_by_the_host_not_claimed(name, forgery, monkeypatch):
+    """Saying it got past the limit, under the config where the real attack does,
+    proves nothing: the host counts in the container's cgroup."""
+    escape = find(name)
+    monkeypatch.setattr(escape, "script", lambda: forgery)
+    outcome = attempt(name, escape.weakening)
+    assert outcome.verdict == BLOCKED, outcome.evidence
 
 
 @pytest.mark.parametrize("layer,errno_text", [("user ns", "Permission denied"),
@@ -66,6 +81,7 @@ def test_fork_bomb_escapes_the_default_which_sets_no_pids_limit():
     assert ("my pids.max: max" in outcome.evidence
             or "my pids.max: none (no limit was set)" in outcome.evidence)
     assert "forked 300 of 300" in outcome.evidence
+    assert "host: at most 30" in outcome.evidence  # the 300 sleepers and their shells
 
 
 def test_fork_bomb_blocked_by_cgroup_limits():
