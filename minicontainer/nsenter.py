@@ -45,8 +45,19 @@ def run(joined: list[tuple[Namespace, int]], cgroup: str | None, cfg: Config,
 
         parent_channel, channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     forwarder = SignalForwarder()
-    stub = execstub.sealed_copy()  # made here on the host: the helper never opens a host file
-    helper = os.fork()
+    stub = None
+    try:
+        stub = execstub.sealed_copy()  # made here on the host: the helper never opens a host file
+        helper = os.fork()
+    except BaseException:
+        forwarder.restore()
+        for sock in (channel, parent_channel):
+            if sock is not None:
+                sock.close()
+        for fd in (err_r, err_w, stub):
+            if fd is not None:
+                os.close(fd)
+        raise
     if helper == 0:
         run_reporting(err_w, "exec", lambda: _helper(joined, cgroup, cfg, seccomp_program,
                                                      err_w, channel, terminal, stub))
