@@ -51,6 +51,19 @@ class Shocker(Escape):
     weakening = ["--cap-add", "DAC_READ_SEARCH", "--userns", "host"]
     stopped_by = ["capabilities", "user ns"]
 
+    def missing(self) -> str | None:
+        """File handles are a filesystem's feature: a tmpfs /tmp (as in the VM) has none."""
+        import errno
+        import tempfile
+
+        try:
+            native.name_to_handle_at(tempfile.gettempdir())
+        except OSError as e:
+            if e.errno == errno.EOPNOTSUPP:
+                return f"the filesystem of {tempfile.gettempdir()} has no file handles"
+            raise
+        return None
+
     def plant(self, attempt: Attempt) -> None:
         """The secret file, its handle for the attack, and an empty volume beside it."""
         secret = attempt.path("secret")
