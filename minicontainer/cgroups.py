@@ -221,9 +221,14 @@ class Cgroup:
 
     def kill(self) -> None:
         """SIGKILL every process in the cgroup at once (``cgroup.kill``, Linux 5.14),
-        or one by one where the kernel is older."""
+        or one by one where the kernel is older.  A cgroup removed meanwhile (its
+        monitor cleans up when the container ends) has nothing left to kill."""
         if os.path.exists(os.path.join(self.path, "cgroup.kill")):
-            self.write("cgroup.kill", "1")
+            try:
+                self.write("cgroup.kill", "1")
+            except CgroupError as e:
+                if e.errno != errno.ENOENT:
+                    raise
             return
         for pid in self.pids():
             try:
