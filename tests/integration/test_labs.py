@@ -7,144 +7,36 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import threading
-import time
 
+import labtests
 import pytest
 
 from helpers import mc
 from minicontainer import labs
 from minicontainer.namespaces import Namespace
 
-LABS = ["00-preflight", "01-pid", "02-uts-ipc"]
-
-# The step of each lab the untouched skeleton must fail, and words of the hint it gets.
-SKELETON_FAILS = {
-    "00-preflight": {"tour_default": "one line per namespace",
-                     "tour_shared": "one line per namespace"},
-    "01-pid": {"new_pid_namespace": "CLONE_NEWPID",
-               "own_proc": "make the step before pass",
-               "reaps_orphans": "'new PID namespace' step",
-               "forwards_sigterm": "'new PID namespace' step"},
-    "02-uts-ipc": {"hostname_inside": "set its hostname",
-                   "host_ipc_invisible": "IPC namespace",
-                   "container_ipc_stays_inside": "IPC namespace of its own"},
-}
-
-# Known-wrong solutions: the reference with one line (or a tuple of lines) changed, the
-# step that must fail, and words of its hint.
-WRONG = {
-    "00-preflight/own-inodes": (
-        "00-preflight", 'container = inside[name]',
-        'container = namespaces.inode("self", Namespace.from_name(name))',
-        "tour_default", "mc-probe run inside a container"),
-    "01-pid/no-proc": (
-        "01-pid", "    mounts.remount_proc()\n", "",
-        "own_proc", "still the host's procfs"),
-    "01-pid/pid-only": (
-        "01-pid", "Namespace.PID | Namespace.MNT", "Namespace.PID",
-        "own_proc", "Namespace.MNT"),
-    "01-pid/proc-on-the-host": (
-        "01-pid", ("Namespace.PID | Namespace.MNT", "mounts.remount_proc()"),
-        ("Namespace.PID", '__import__("minicontainer.native").native.mount("proc", "/proc", '
-                          '"proc", 0)'),
-        "own_proc", "the real host's /proc is untouched"),
-    "01-pid/waits-for-one": (
-        "01-pid", "os.waitpid(-1, 0)", "os.waitpid(child, 0)",
-        "reaps_orphans", "waits for one child only"),
-    "01-pid/no-handler": (
-        "01-pid",
-        "    signal.signal(signal.SIGTERM, lambda signum, frame: os.kill(child, signum))\n", "",
-        "forwards_sigterm", "handler"),
-    "02-uts-ipc/uts-only": (
-        "02-uts-ipc", "Namespace.UTS | Namespace.IPC", "Namespace.UTS",
-        "host_ipc_invisible", "IPC namespace"),
-    "02-uts-ipc/renames-host": (
-        "02-uts-ipc", "Namespace.UTS | Namespace.IPC", "Namespace.IPC",
-        "hostname_inside", "host's UTS namespace"),
-}
-
-
-def _copy(lab: labs.Lab, part: str, destination) -> str:
-    target = os.path.join(str(destination), lab.slug)
-    shutil.copytree(lab.file(part), target)
-    return target
-
-
-def _verdicts(results: list[labs.Result]) -> dict[str, labs.Result]:
-    return {result.step: result for result in results}
-
-
-class _HostnameWatch:
-    """Samples the host's hostname every millisecond while it is entered: every name
-    other than the first seen is in ``others``."""
-
-    def __enter__(self):
-        self.name, self.others = socket.gethostname(), set()
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._watch)
-        self.thread.start()
-        return self
-
-    def _watch(self):
-        while not self.done.wait(0.001):
-            now = socket.gethostname()
-            if now != self.name:
-                self.others.add(now)
-
-    def __exit__(self, *exc):
-        self.done.set()
-        self.thread.join()
-        if socket.gethostname() != self.name:
-            self.others.add(socket.gethostname())
+LABS = labtests.slugs("host")
 
 
 @pytest.mark.parametrize("slug", LABS)
 def test_reference_solution_passes_in_time(slug, tmp_path):
-    lab = labs.find(slug)
-    began = time.monotonic()
-    results = labs.check(lab, _copy(lab, "solution", tmp_path))
-    took = time.monotonic() - began
-    failures = [f"{r.step}: {r.detail} ({r.hint})" for r in results if r.verdict == labs.FAIL]
-    assert not failures
-    assert any(r.verdict == labs.PASS for r in results)
-    assert took < labs.CHECK_BUDGET
+    labtests.reference_solution_passes_in_time(slug, tmp_path)
 
 
 @pytest.mark.parametrize("slug", LABS)
 def test_untouched_skeleton_fails_with_its_hint(slug, tmp_path):
-    lab = labs.find(slug)
-    results = _verdicts(labs.check(lab, _copy(lab, "exercise", tmp_path)))
-    for step, words in SKELETON_FAILS[slug].items():
-        assert results[step].verdict == labs.FAIL, (step, results[step])
-        assert words in results[step].hint, (step, results[step].hint)
+    labtests.untouched_skeleton_fails_with_its_hint(slug, tmp_path)
 
 
-@pytest.mark.parametrize("variant", sorted(WRONG))
+@pytest.mark.parametrize("variant", labtests.wrong_variants("host"))
 def test_known_wrong_solution_fails(variant, tmp_path):
-    slug, old, new, step, words = WRONG[variant]
-    lab = labs.find(slug)
-    workspace = _copy(lab, "solution", tmp_path)
-    program = os.path.join(workspace, lab.program)
-    with open(program) as f:
-        source = f.read()
-    for old_line, new_line in zip(*((old, new) if isinstance(old, tuple) else
-                                    ((old,), (new,))), strict=True):
-        assert old_line in source, "the reference changed: update this variant"
-        source = source.replace(old_line, new_line)
-    with open(program, "w") as f:
-        f.write(source)
-    with open("/proc/self/mountinfo") as f:
-        host_mounts = f.read()
-    with _HostnameWatch() as host:
-        results = _verdicts(labs.check(lab, workspace))
-    assert not host.others, f"the host was renamed {host.others} while the checker ran"
-    with open("/proc/self/mountinfo") as f:
-        assert f.read() == host_mounts, "the host's mount table changed"
-    assert results[step].verdict == labs.FAIL, results[step]
-    assert words in results[step].hint + results[step].detail, results[step]
+    labtests.known_wrong_solution_fails(variant, tmp_path)
+
+
+@pytest.mark.parametrize("slug", LABS)
+def test_quiz_key_matches_a_real_run(slug, tmp_path):
+    labtests.quiz_key_matches_a_real_run(slug, tmp_path)
 
 
 def _host_queue_keys() -> set[int]:
@@ -156,7 +48,7 @@ def test_stand_in_host_takes_what_would_change_the_host(tmp_path):
     name, key = f"stand-in-{os.getpid()}", 0x5E0000 + os.getpid() % 0xFFFF
     with open("/proc/self/mountinfo") as f:
         host_mounts = f.read()
-    with _HostnameWatch() as watch, labs.StandInHost(Namespace.UTS | Namespace.IPC |
+    with labtests.HostnameWatch() as watch, labs.StandInHost(Namespace.UTS | Namespace.IPC |
                                                      Namespace.MNT) as host:
         inside = host.preexec(str(tmp_path))
         subprocess.run(["hostname", name], preexec_fn=inside, check=True)
@@ -171,19 +63,9 @@ def test_stand_in_host_takes_what_would_change_the_host(tmp_path):
         assert f.read() == host_mounts
 
 
-@pytest.mark.parametrize("slug", LABS)
-def test_quiz_key_matches_a_real_run(slug, tmp_path):
-    lab = labs.find(slug)
-    workspace = _copy(lab, "solution", tmp_path)
-    for question in lab.quiz():
-        observed = labs.live_answer(lab, question["id"], workspace)
-        assert observed is not None, f"{question['id']} is not observed"
-        assert observed[0] == question["answer"], (question["id"], observed)
-
-
 def test_quiz_falls_back_to_the_reference_for_a_broken_exercise(tmp_path):
     lab = labs.find("pid")
-    workspace = _copy(lab, "exercise", tmp_path)
+    workspace = labtests.copy(lab, "exercise", tmp_path)
     choice, evidence = labs.live_answer(lab, "own-pid", workspace)
     assert choice == "B" and "reference" in evidence
 
@@ -274,7 +156,8 @@ def test_unknown_lab_is_one_line_naming_it():
     result = mc("lab", "check", "99")
     assert result.returncode == 125
     assert result.stderr.strip().splitlines() == [
-        "minicontainer: error: lab: '99' is not a lab; labs: 00-preflight, 01-pid, 02-uts-ipc"]
+        "minicontainer: error: lab: '99' is not a lab; labs: "
+        + ", ".join(lab.slug for lab in labs.all_labs())]
 
 
 def test_newcomer_path_of_lab_00(tmp_path):

@@ -60,11 +60,23 @@ def test_labs_root_can_be_pointed_elsewhere(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("lab", labs.all_labs(), ids=lambda lab: lab.slug)
 def test_every_lab_has_its_parts(lab):
-    for part in ("README.md", "INSTRUCTOR.md", "checker.py", "hints.toml", "quiz.json"):
+    for part in ("README.md", "INSTRUCTOR.md", "checker.py", "hints.toml", "quiz.json",
+                 "expect.toml"):
         assert os.path.isfile(lab.file(part)), part
     assert os.path.isfile(lab.file("exercise", lab.program))
     assert os.path.isfile(lab.file("solution", lab.program))
     assert lab.title.startswith(f"Lab {lab.number}: ")
+
+
+@pytest.mark.parametrize("lab", labs.all_labs(), ids=lambda lab: lab.slug)
+def test_every_lab_is_a_page_of_the_docs(lab):
+    docs = os.path.join(os.path.dirname(labs.labs_root()), "docs", "labs")
+    with open(os.path.join(docs, f"{lab.slug}.md")) as f:
+        assert f"../../labs/{lab.slug}/README.md" in f.read(), "a MyST include, not a copy"
+    with open(os.path.join(docs, "index.md")) as f:
+        index = f.read()
+    assert f"\n{lab.slug}\n" in index, "listed in the toctree of docs/labs/index.md"
+    assert f"]({lab.slug}.md)" in index, "a row of the table in docs/labs/index.md"
 
 
 @pytest.mark.parametrize("lab", labs.all_labs(), ids=lambda lab: lab.slug)
