@@ -129,11 +129,13 @@ def _start(args: argparse.Namespace) -> int:
     from minicontainer import labs
 
     lab, student, workspace = _context(args)
-    labs.start(lab, student, workspace)
+    made = labs.start(lab, student, workspace)
     progress = labs.Progress(student)
     progress.of(lab).setdefault("started", time.strftime("%Y-%m-%dT%H:%M:%S"))
     progress.save()
     print(f"{lab.title}: your exercise is in {workspace}")
+    for fixture in made:
+        print(f"  prepared: {fixture}")
     print(f"read it with `minicontainer lab show {lab.number}`, then "
           f"`sudo minicontainer lab check {lab.number}`")
     return 0

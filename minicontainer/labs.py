@@ -29,7 +29,10 @@ change the whole host (its hostname, IPC objects, mount table) runs inside a
 
 ``checker.py`` may also define ``quiz_answer(question_id, ctx) -> (choice, evidence)``:
 the right choice of a quiz question as the student's own container shows it (None
-where the question is not observable).
+where the question is not observable), and ``prepare(workspace) -> list[str]``: the
+host fixtures the lab needs (a root filesystem to build on, say), made in the workspace
+by ``lab start`` and again before each check if missing, so it must be idempotent; it
+returns one line per fixture it made, for the student.
 """
 
 from __future__ import annotations
@@ -555,6 +558,8 @@ def check(lab: Lab, workspace: str) -> list[Result]:
     module = lab.checker()
     context = Context(lab, workspace)
     started = os.path.isdir(workspace)
+    if started:
+        prepare(lab, workspace)
     results = []
     for step in module.STEPS:
         title = (step.__doc__ or step.__name__).strip().splitlines()[0]
@@ -584,18 +589,26 @@ def live_answer(lab: Lab, question_id: str, workspace: str) -> tuple[str, str] |
 
 # --- workspace operations -----------------------------------------------------------
 
-def start(lab: Lab, student: Student, destination: str) -> str:
-    """Copy the lab's exercise to ``destination`` (refused if it exists), owned by
-    the student; the path."""
+def prepare(lab: Lab, workspace: str) -> list[str]:
+    """Make the host fixtures the lab's checker asks for in ``workspace`` (those
+    missing); one line per fixture made."""
+    fixtures = getattr(lab.checker(), "prepare", None)
+    return fixtures(workspace) if fixtures else []
+
+
+def start(lab: Lab, student: Student, destination: str) -> list[str]:
+    """Copy the lab's exercise to ``destination`` (refused if it exists) and make its
+    fixtures, all owned by the student; one line per fixture made."""
     if os.path.lexists(destination):
         raise FileExistsError(f"{destination} exists: `lab reset {lab.number}` starts over")
     os.makedirs(os.path.dirname(destination), exist_ok=True)
     parent = os.path.dirname(destination)
     shutil.copytree(lab.file("exercise"), destination, symlinks=True)
+    made = prepare(lab, destination)
     student.give(destination)
     if os.stat(parent).st_uid == 0 and parent.startswith(student.home + os.sep):
         os.chown(parent, student.uid, student.gid, follow_symlinks=False)
-    return destination
+    return made
 
 
 def reset(lab: Lab, student: Student, destination: str) -> str | None:
