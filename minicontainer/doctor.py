@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from minicontainer import cgroups, devices, idmap, rootfs, seccomp
+from minicontainer import cgroups, devices, execstub, idmap, rootfs, seccomp
 
 MIN_KERNEL = (5, 12)  # mount_setattr; clone3 into a cgroup needs 5.7, overlay in a userns 5.11
 ALL_CONTROLLERS = ("cpu", "cpuset", "io", "memory", "pids")
@@ -126,6 +126,19 @@ def check_rootfs() -> Finding:
                    "minicontainer rootfs build busybox")
 
 
+def check_memfd_exec() -> Finding | None:
+    """Executable memfds, for the exec stub; None on a kernel before 6.3 (always allowed)."""
+    try:
+        with open(execstub.MEMFD_NOEXEC) as f:
+            value = f.read().strip()
+    except FileNotFoundError:
+        return None
+    if value == "2":
+        return Finding("fail", execstub.NOEXEC_MEMFDS,
+                       "run it from a pid namespace where vm.memfd_noexec is 0 or 1")
+    return Finding("ok", f"vm.memfd_noexec is {value}: the exec stub may run from a memfd")
+
+
 def check_nftables() -> Finding:
     """nft, for published ports."""
     if shutil.which("nft"):
@@ -136,7 +149,7 @@ def check_nftables() -> Finding:
 
 CHECKS = (check_root, check_kernel, check_user_namespaces, check_apparmor_userns,
           check_cgroups, check_device_programs, check_overlayfs, check_libseccomp, check_rootfs,
-          check_nftables)
+          check_memfd_exec, check_nftables)
 
 
 def run_checks() -> list[Finding]:

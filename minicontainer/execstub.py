@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 
@@ -30,6 +31,11 @@ STUB_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_execstub"
 MARKER = "minicontainer-execstub"  # argv[0]: how the stub knows the runtime started it
 _MFD_EXEC = 0x10  # Linux 6.3+: say the memfd is meant to be executed
 _F_SEAL_EXEC = 0x20  # Linux 6.3+: its mode bits cannot change either
+MEMFD_NOEXEC = "/proc/sys/vm/memfd_noexec"
+NOEXEC_MEMFDS = (f"{MEMFD_NOEXEC} is 2 here: no memfd may be executed, and every container "
+                 "process is started from a sealed memfd copy of the exec stub (the "
+                 "CVE-2019-5736 defence); run minicontainer where it is 0 or 1 (it is "
+                 "per pid namespace, and can only be raised)")
 _SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
 
 
@@ -49,8 +55,12 @@ def sealed_copy() -> int:
     flags = os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING
     try:
         fd = os.memfd_create(MARKER, flags | _MFD_EXEC)
-    except OSError:  # EINVAL: a kernel before 6.3, where every memfd may be executed
-        fd = os.memfd_create(MARKER, flags)
+    except OSError as e:
+        if e.errno == errno.EACCES:
+            raise ContainerError(NOEXEC_MEMFDS) from None
+        if e.errno != errno.EINVAL:
+            raise
+        fd = os.memfd_create(MARKER, flags)  # a kernel before 6.3: every memfd may be executed
     try:
         view = memoryview(program)
         while view:

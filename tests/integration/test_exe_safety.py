@@ -19,7 +19,7 @@ import tempfile
 
 import pytest
 
-from helpers import mc
+from helpers import MC, mc
 from minicontainer import execstub
 
 BASE = "/var/lib/minicontainer/rootfs/busybox"
@@ -218,3 +218,32 @@ def test_twin_inheritable_asked_for_in_the_config_is_gained_through_the_file(tra
                             timeout=60)
     caps = _capabilities(result)
     assert caps["permitted"] == caps["effective"] == ["net_raw"]
+
+
+def _in_pid_namespace_with_memfd_noexec(value: int, *args: str) -> subprocess.CompletedProcess:
+    """``minicontainer ARGS`` in a new pid namespace whose vm.memfd_noexec is ``value``
+    (the sysctl belongs to the pid namespace, so the host's stays as it is)."""
+    script = f'echo {value} > {execstub.MEMFD_NOEXEC} && exec "$@"'
+    return subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script,
+                           "sh", *MC, *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.skipif(not os.path.exists(execstub.MEMFD_NOEXEC),
+                    reason="this kernel (before 6.3) has no vm.memfd_noexec")
+def test_memfds_that_may_not_run_are_named_as_the_reason():
+    with open(execstub.MEMFD_NOEXEC) as f:
+        host_value = f.read()
+    refused = _in_pid_namespace_with_memfd_noexec(2, "run", "--", "true")
+    assert refused.returncode == 125
+    assert refused.stderr.splitlines() == [f"minicontainer: error: {execstub.NOEXEC_MEMFDS}"]
+    doctor = _in_pid_namespace_with_memfd_noexec(2, "doctor")
+    assert f"fail  {execstub.NOEXEC_MEMFDS}" in doctor.stdout and doctor.returncode == 1
+    with open(execstub.MEMFD_NOEXEC) as f:
+        assert f.read() == host_value
+
+
+@pytest.mark.skipif(not os.path.exists(execstub.MEMFD_NOEXEC),
+                    reason="this kernel (before 6.3) has no vm.memfd_noexec")
+def test_memfds_sealed_by_default_still_run_the_stub_asked_for_as_executable():
+    ran = _in_pid_namespace_with_memfd_noexec(1, "run", "--", "echo", "ran")
+    assert (ran.returncode, ran.stdout) == (0, "ran\n"), ran.stderr
