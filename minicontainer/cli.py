@@ -253,7 +253,9 @@ def _add_rm(commands) -> None:
 
 
 def _add_cleanup(commands) -> None:
-    cleanup = commands.add_parser("cleanup", help="remove every stopped or crashed container")
+    cleanup = commands.add_parser(
+        "cleanup", help="remove every stopped or crashed container, and what an escape "
+        "demo killed before it could restore left in the temporary directory")
     cleanup.set_defaults(handler=_cleanup)
 
 
@@ -685,8 +687,17 @@ def _rm(args: argparse.Namespace) -> int:
 
 def _cleanup(args: argparse.Namespace) -> int:
     from minicontainer import lifecycle
+    from minicontainer.escapes.base import stale_workdirs
+    from minicontainer.state import remove_tree
 
-    return _report_removed(*lifecycle.cleanup(_store(args)))
+    removed, failed = lifecycle.cleanup(_store(args))
+    for workdir in stale_workdirs():  # an escape demo killed before it could restore
+        try:
+            remove_tree(workdir)
+            removed.append(workdir)
+        except OSError as e:
+            failed[workdir] = f"{workdir}: {e.strerror}"
+    return _report_removed(removed, failed)
 
 
 def _report_removed(removed: list[str], failed: dict[str, str]) -> int:

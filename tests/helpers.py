@@ -6,6 +6,9 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+
+from minicontainer.escapes.base import WORKDIR_PREFIX
 
 MC = [sys.executable, "-m", "minicontainer"]
 CONTAINERS_DIR = "/var/lib/minicontainer/containers"
@@ -139,4 +142,6 @@ def leftovers() -> dict[str, object]:
         "cgroups": container_cgroups(),
         "scratch dirs": sorted(os.listdir(CONTAINERS_DIR)) if os.path.isdir(CONTAINERS_DIR) else [],
         "processes": container_processes(),
+        "escape workdirs": sorted(n for n in os.listdir(tempfile.gettempdir())
+                                  if n.startswith(WORKDIR_PREFIX)),
     }

@@ -36,6 +36,7 @@ SKIP = "SKIP"
 ERROR = "ERROR"
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+WORKDIR_PREFIX = "mc-escape-"
 
 
 class Attempt:
@@ -49,7 +50,7 @@ class Attempt:
         # in the container's environment, so the attack cannot just print it.
         self.secret = os.urandom(8).hex()
         self.container_id = f"escape-{escape.name}-{self.nonce[:8]}"
-        self.workdir = tempfile.mkdtemp(prefix=f"mc-escape-{escape.name}-")
+        self.workdir = tempfile.mkdtemp(prefix=f"{_owner_prefix()}{escape.name}-")
         self.flags: list[str] = []
         self.env: dict[str, str] = {"MC_NONCE": self.nonce}
         # A terminal (a pty's slave fd) to start the container from, as its stdin and
@@ -64,6 +65,35 @@ class Attempt:
     def path(self, name: str) -> str:
         """A path inside this attempt's private host directory."""
         return os.path.join(self.workdir, name)
+
+
+def _owner_prefix(pid: int | None = None) -> str:
+    """``mc-escape-PID.START-``: which process made an attempt's directory, so that a
+    directory whose maker died without its ``finally`` (SIGKILL) can be told apart."""
+    from minicontainer.state import process_start_time
+
+    pid = os.getpid() if pid is None else pid
+    return f"{WORKDIR_PREFIX}{pid}.{process_start_time(pid)}-"
+
+
+def stale_workdirs(parent: str | None = None) -> list[str]:
+    """Attempt directories (under ``parent``, by default the temporary directory)
+    whose maker is gone: left by a run that was killed before it could restore."""
+    from minicontainer.state import alive
+
+    parent = parent or tempfile.gettempdir()
+    stale = []
+    for name in sorted(os.listdir(parent)):
+        if not name.startswith(WORKDIR_PREFIX):
+            continue
+        pid, _, start = name[len(WORKDIR_PREFIX):].split("-", 1)[0].partition(".")
+        if not (pid.isdigit() and start.isdigit()):
+            continue
+        path = os.path.join(parent, name)
+        if not alive(int(pid), int(start)) and os.path.isdir(path) \
+                and not os.path.islink(path):
+            stale.append(path)
+    return stale
 
 
 class Outcome:

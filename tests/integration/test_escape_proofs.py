@@ -10,12 +10,16 @@ Only the host-safe escapes run here; the host-changing ones are the VM's.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
+from helpers import mc
 from minicontainer import escapes
 from minicontainer.escapes import runner
-from minicontainer.escapes.base import BLOCKED
+from minicontainer.escapes.base import BLOCKED, stale_workdirs
+from minicontainer.state import remove_tree
 
 # Says everything the container knows: the nonce, with and without PROOF, and its env.
 FORGERY = 'echo "PROOF $MC_NONCE"; echo "$MC_NONCE"; env'
@@ -83,3 +87,41 @@ def test_the_host_counts_the_processes_of_a_running_container():
                                                    stderr=null.fileno()) == 0
     # The shell and its five sleepers (and the init, if it stays in the cgroup).
     assert watch.stop().get(PROCS, 0) >= 6
+
+
+_MAKES_AN_ATTEMPT = """
+from minicontainer import escapes
+from minicontainer.escapes.base import Attempt
+print(Attempt(escapes.find("host-loopback")).workdir, flush=True)
+import time; time.sleep(60)
+"""
+
+
+def _killed_demo_leaving_its_workdir() -> tuple[subprocess.Popen, str]:
+    demo = subprocess.Popen([sys.executable, "-c", _MAKES_AN_ATTEMPT], stdout=subprocess.PIPE,
+                            text=True)
+    workdir = demo.stdout.readline().strip()
+    assert os.path.isdir(workdir)
+    return demo, workdir
+
+
+def test_cleanup_removes_what_a_killed_demo_left_and_keeps_a_running_ones():
+    killed, stale = _killed_demo_leaving_its_workdir()
+    killed.kill()
+    killed.wait()
+    running, live = _killed_demo_leaving_its_workdir()
+    try:
+        with open(os.path.join(stale, "marker"), "w") as f:
+            f.write("left behind")
+        assert stale in stale_workdirs() and live not in stale_workdirs()
+        removed = mc("cleanup", check=True).stdout.splitlines()
+        assert stale in removed and live not in removed
+        assert not os.path.exists(stale) and os.path.isdir(live)
+    finally:
+        running.kill()
+        running.wait()
+        killed.stdout.close()
+        running.stdout.close()
+        remove_tree(live)
+        if os.path.isdir(stale):
+            remove_tree(stale)
