@@ -1,7 +1,7 @@
 """The process escapes: host processes, their namespaces and memory, setuid, keyrings.
 
-Each is BLOCKED under the default, ESCAPES under its weakening, and is BLOCKED
-again when any one layer it claims is restored onto the weakened config.  The
+Their three verdicts (default, weakened, one layer restored) are in
+test_escape_verdicts.py; here: the capability each needs at least, and that the
 decoy host processes are killed and reaped, and the planted key unlinked, after
 every attempt.
 """
@@ -16,18 +16,8 @@ import pytest
 
 from helpers import mc
 from minicontainer import escapes
-from minicontainer.escapes import layers, runner
+from minicontainer.escapes import runner
 from minicontainer.escapes.base import BLOCKED, ESCAPED, SKIP
-
-# What the kernel answers under the default, seen from inside.
-DEFAULT_EVIDENCE = {
-    "proc-root": "no such process in this pid namespace",
-    "nsenter-host": "can't open '/proc/",
-    "ptrace-inject": "No such process",
-    "setuid-no-nnp": "effective uid 1000",
-    "host-keyring": "Operation not permitted",
-}
-NAMES = list(DEFAULT_EVIDENCE)
 
 
 def _children() -> set[int]:
@@ -50,32 +40,6 @@ def _demo_keys() -> set[str]:
     """The demo's keys in host root's user keyring, by description."""
     listing = subprocess.run(["keyctl", "show", "@u"], capture_output=True, text=True).stdout
     return {word for word in listing.split() if word.startswith("mc-escape-")}
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_blocked_by_default(name):
-    escape = escapes.find(name)
-    outcome = runner.run_one(escape, runner.config_for(escape, []))
-    assert outcome.verdict == BLOCKED, outcome.evidence
-    assert DEFAULT_EVIDENCE[name] in outcome.evidence
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_escapes_when_weakened(name):
-    escape = escapes.find(name)
-    outcome = runner.run_one(escape, runner.config_for(escape, escape.weakening))
-    assert outcome.verdict == ESCAPED, outcome.evidence
-    assert "PROOF" in outcome.evidence
-
-
-@pytest.mark.parametrize("name,layer", [(n, layer) for n in NAMES
-                                         for layer in escapes.find(n).stopped_by])
-def test_each_stopping_layer_alone_blocks_it(name, layer):
-    escape = escapes.find(name)
-    cfg = runner.config_for(escape, escape.weakening)
-    layers.find(layer).restore(cfg)
-    outcome = runner.run_one(escape, cfg)
-    assert outcome.verdict == BLOCKED, outcome.evidence
 
 
 @pytest.mark.parametrize("name,flags", [
