@@ -34,7 +34,7 @@ docs:
 	$(VENV)/bin/sphinx-build -q -b html $(SPHINXOPTS) docs docs/_build/html
 
 bench: setup
-	$(PY) benchmarks/startup.py
+	$(PY) benchmarks/bench.py
 
 clean:
 	rm -rf build *.egg-info minicontainer/_native*.so minicontainer/_native.c

@@ -1,13 +1,9 @@
-"""Start-up time of `minicontainer run -- /bin/true` beside runc and bubblewrap.
+"""Start-up: `minicontainer run -- /bin/true` beside runc, crun, bubblewrap, and the
+floor of any Python runtime (an interpreter that starts and exits).
 
-All three run /bin/true on the same busybox rootfs, alternating run by run so
-that drifts in machine load hit each of them alike.  Reported: the median time
-of each and the median of the pairwise ratios (minicontainer / other).
-
-On a host whose cgroup v2 mount has no controllers (the hybrid layout of the
-development machines) runc would write to the v1 hierarchies.  So everything
-runs in a private mount namespace where the controller-less cgroup2 mount is
-bound over /sys/fs/cgroup: runc takes its v2 path there and touches no v1 file.
+All run /bin/true on the same busybox rootfs, alternating run by run.  runc runs
+the `runc spec` default bundle; crun the same bundle without `linux.resources`
+(see common.oci_bundle); bwrap `--unshare-all`.
 
     sudo .venv/bin/python benchmarks/startup.py [--runs N]
 """
@@ -15,63 +11,51 @@ bound over /sys/fs/cgroup: runc takes its v2 path there and touches no v1 file.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ROOTFS = "/var/lib/minicontainer/rootfs/busybox"
-HYBRID_CGROUP2 = "/sys/fs/cgroup/unified"
-INNER = "MC_BENCH_INNER"
+import common
 
 
-def enter_private_mount_namespace() -> None:
-    """Re-run this script under unshare, with cgroup2 bound over /sys/fs/cgroup if hybrid."""
-    if os.environ.get(INNER):
-        return
-    setup = ""
-    if os.path.isdir(HYBRID_CGROUP2):
-        setup = f"mount --bind {HYBRID_CGROUP2} /sys/fs/cgroup && "
-    command = setup + 'exec "$0" "$@"'
-    os.environ[INNER] = "1"
-    os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                          command, sys.executable, *sys.argv])
-
-
-def runc_bundle(workdir: str) -> str:
-    bundle = os.path.join(workdir, "bundle")
-    os.mkdir(bundle)
-    subprocess.run(["runc", "spec"], cwd=bundle, check=True)
-    path = os.path.join(bundle, "config.json")
-    with open(path) as f:
-        spec = json.load(f)
-    spec["process"]["terminal"] = False
-    spec["process"]["args"] = ["/bin/true"]
-    spec["root"]["path"] = ROOTFS
-    with open(path, "w") as f:
-        json.dump(spec, f)
-    return bundle
-
-
-def commands(bundle: str, runc_root: str) -> dict[str, list[str]]:
-    minicontainer = os.path.join(REPO, ".venv", "bin", "minicontainer")
+def commands(workdir: str) -> dict[str, list[str]]:
+    runc_bundle = common.oci_bundle(os.path.join(workdir, "runc"), ["/bin/true"])
+    crun_bundle = common.oci_bundle(os.path.join(workdir, "crun"), ["/bin/true"],
+                                    resources=False)
     return {
-        "minicontainer": [minicontainer, "run", "--", "/bin/true"],
-        "runc": ["runc", "--root", runc_root, "run", "--bundle", bundle, "bench"],
-        "bwrap": ["bwrap", "--unshare-all", "--bind", ROOTFS, "/", "--proc", "/proc",
+        "minicontainer": [common.MINICONTAINER, "run", "--", "/bin/true"],
+        "runc": ["runc", "--root", os.path.join(workdir, "runc-state"), "run", "--bundle",
+                 runc_bundle, "bench"],
+        "crun": ["crun", "--root", os.path.join(workdir, "crun-state"), "run", "--bundle",
+                 crun_bundle, "bench"],
+        "bwrap": ["bwrap", "--unshare-all", "--bind", common.ROOTFS, "/", "--proc", "/proc",
                   "--dev", "/dev", "/bin/true"],
+        "python floor": ["/usr/bin/python3", "-I", "-S", "-c", "pass"],
     }
 
 
-def time_once(command: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(command, check=True, stdin=subprocess.DEVNULL)
-    return time.perf_counter() - start
+def measure(runs: int, warmup: int) -> dict:
+    """Median start-up of each, and minicontainer's ratio to each other."""
+    with tempfile.TemporaryDirectory() as workdir:
+        times = common.alternate(commands(workdir), runs, warmup)
+    mine = times["minicontainer"]
+    return {
+        "runs": runs,
+        "median_ms": {name: common.milliseconds(values) for name, values in times.items()},
+        "min_ms": {name: min(values) * 1000 for name, values in times.items()},
+        "ratio": {name: common.ratio(mine, values) for name, values in times.items()
+                  if name != "minicontainer"},
+    }
+
+
+def report(result: dict) -> list[str]:
+    lines = [f"{'start-up: run /bin/true':28} {'median':>9} {'vs runc':>8}"]
+    runc = result["median_ms"]["runc"]
+    for name, median in result["median_ms"].items():
+        lines.append(f"  {name:26} {median:7.1f}ms {median / runc:7.2f}x")
+    for name, value in result["ratio"].items():
+        lines.append(f"  minicontainer / {name}: {value:.2f}x (median of pairwise ratios)")
+    return lines
 
 
 def main() -> int:
@@ -79,31 +63,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=3)
     args = parser.parse_args()
-    if os.geteuid() != 0:
-        sys.exit("startup.py: run as root (runc and minicontainer need it)")
-    for tool in ("runc", "bwrap", "unshare"):
-        if shutil.which(tool) is None:
-            sys.exit(f"startup.py: {tool} is missing (scripts/bootstrap installs it)")
-    enter_private_mount_namespace()
-
-    with tempfile.TemporaryDirectory() as workdir:
-        cmds = commands(runc_bundle(workdir), os.path.join(workdir, "runc-state"))
-        order = list(cmds)
-        times: dict[str, list[float]] = {name: [] for name in cmds}
-        for i in range(args.warmup + args.runs):
-            for name in order[i % len(order):] + order[:i % len(order)]:
-                elapsed = time_once(cmds[name])
-                if i >= args.warmup:
-                    times[name].append(elapsed)
-
-    mine = times["minicontainer"]
-    print(f"{'runtime':15} {'median':>9} {'min':>9}   ({args.runs} runs each, alternating)")
-    for name, values in times.items():
-        print(f"{name:15} {statistics.median(values) * 1000:7.1f}ms "
-              f"{min(values) * 1000:7.1f}ms")
-    for other in ("runc", "bwrap"):
-        ratio = statistics.median(m / o for m, o in zip(mine, times[other], strict=True))
-        print(f"minicontainer / {other}: {ratio:.2f}x (median of pairwise ratios)")
+    common.require_root_and_tools()
+    common.enter_private_mount_namespace()
+    print("\n".join(report(measure(args.runs, args.warmup))))
     return 0
 
 
