@@ -26,8 +26,6 @@ import prctl
 
 from minicontainer import native
 
-ALL = frozenset(f"CAP_{name.upper()}" for name in prctl.ALL_CAP_NAMES)
-
 
 def normalize(name: str) -> str:
     """``chown``, ``CAP_CHOWN``, ``Cap_Chown`` -> ``CAP_CHOWN``; ``all`` -> ``ALL``.
@@ -41,6 +39,43 @@ def normalize(name: str) -> str:
     if canonical not in ALL:
         raise ValueError(name)
     return canonical
+
+
+# Bit N of a capability mask is NAMES[N], in the order of <linux/capability.h>.  (Not
+# python-prctl's list, which lacks CAP_CHECKPOINT_RESTORE and holds CAP_LAST_CAP, the
+# same bit 40 under another name.)
+NAMES = tuple(f"CAP_{name.upper()}" for name in (
+    "chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid",
+    "setuid", "setpcap", "linux_immutable", "net_bind_service", "net_broadcast",
+    "net_admin", "net_raw", "ipc_lock", "ipc_owner", "sys_module", "sys_rawio",
+    "sys_chroot", "sys_ptrace", "sys_pacct", "sys_admin", "sys_boot", "sys_nice",
+    "sys_resource", "sys_time", "sys_tty_config", "mknod", "lease", "audit_write",
+    "audit_control", "setfcap", "mac_override", "mac_admin", "syslog", "wake_alarm",
+    "block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore"))
+ALL = frozenset(NAMES)
+
+
+def number(name: str) -> int:
+    """The bit of capability ``name`` (``chown``, ``CAP_CHOWN``, ``Cap_Chown``) in a
+    capability mask, as in ``<linux/capability.h>``: ``chown`` is 0, ``sys_admin`` 21.
+
+    Bit N of a ``Cap*`` line of ``/proc/PID/status`` (hexadecimal) is capability N.
+    Raises ValueError for a name that is not one capability.
+    """
+    upper = name.strip().upper()
+    canonical = upper if upper.startswith("CAP_") else f"CAP_{upper}"
+    if canonical not in NAMES:
+        raise ValueError(name)
+    return NAMES.index(canonical)
+
+
+def decode(mask: int | str) -> set[str]:
+    """The names of the capabilities whose bits are set in ``mask``: a number, or a
+    ``Cap*`` field of ``/proc/PID/status`` as written there, in hexadecimal
+    (``00000000a80425fb``, Docker's 14 defaults).  Bits past the last capability this
+    module knows are left out."""
+    bits = int(mask, 16) if isinstance(mask, str) else mask
+    return {name for bit, name in enumerate(NAMES) if bits >> bit & 1}
 
 
 def resolve(base: frozenset[str], add: list[str], drop: list[str]) -> tuple[set[str], set[str]]:
@@ -59,13 +94,16 @@ def resolve(base: frozenset[str], add: list[str], drop: list[str]) -> tuple[set[
 
 
 def _numbers(names: set[str]) -> list[int]:
-    return [getattr(prctl, name) for name in names]
+    return [NAMES.index(name) for name in names]
 
 
 def _in_bounding_set() -> set[str]:
     """What this process can still hold: a host may already lack some (CAP_SYS_RESOURCE
-    on some VMs), and ``ALL`` then means all that is left."""
-    return {name for name in ALL if getattr(prctl.capbset, name[4:].lower())}
+    on some VMs, CAP_CHECKPOINT_RESTORE before Linux 5.9), and ``ALL`` then means all
+    that is left."""
+    with open("/proc/self/status") as f:
+        bounding = next(line for line in f if line.startswith("CapBnd:"))
+    return decode(bounding.split()[1])
 
 
 def before_user_switch(bounding: set[str]) -> None:

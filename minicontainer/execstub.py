@@ -85,14 +85,54 @@ def exec_command(stub_fd: int, err_w: int, args: list[str], env: list[str]) -> N
     success.  Returns only by raising, if the stub itself could not be exec'd.
     """
     environ = dict(entry.split("=", 1) for entry in env)
-    name = args[0]
-    if "/" in name:
-        candidates = [name]
-    else:
-        candidates = [os.path.join(d or ".", name) for d in environ.get("PATH", "").split(":")]
+    candidates = _candidates(args[0], environ)
     os.set_inheritable(err_w, True)
     try:
         os.execve(stub_fd, [MARKER, str(err_w), str(len(candidates)), *candidates, *args],
                   environ)
     except OSError as e:
         raise OSError(e.errno, e.strerror, "execveat of the exec stub") from None
+
+
+def _candidates(name: str, environ: dict[str, str]) -> list[str]:
+    """The paths the stub tries for ``name``, in order, as a shell searches ``PATH``."""
+    if "/" in name:
+        return [name]
+    return [os.path.join(d or ".", name) for d in environ.get("PATH", "").split(":")]
+
+
+def require_command(name: str, env: list[str]) -> None:
+    """Raise the stub's own "not found" unless one of the places it will try for
+    ``name`` exists; here, so that OCI ``create`` fails as runc's does, not ``start``.
+
+    Only existence: what exists but cannot be executed is still the stub's to
+    report.  Runs in the container after the pivot, so it imports nothing.
+    """
+    environ = dict(entry.split("=", 1) for entry in env)
+    if not any(os.path.exists(path) for path in _candidates(name, environ)):
+        raise ContainerError(f"{name}: command not found in the container", 127)
+
+
+def exec_sealed(args: list[str], env: dict[str, str] | None = None) -> None:
+    """Become ``args`` (searched in ``PATH``) through a fresh sealed copy of the stub.
+
+    For a program of one's own that starts a command the way the runtime does (a
+    lab's launcher, say): whatever the command is, a ``#!/proc/self/exe`` script
+    included, the caller of its execve is the sealed copy, never this process's
+    Python binary.  ``env`` defaults to this process's environment.  A command not
+    found in ``PATH`` raises FileNotFoundError here; the stub reports any other
+    failure on stderr and exits with its code (126 not executable, 125 other).
+    Returns only by raising.
+    """
+    import shutil
+
+    environment = dict(os.environ if env is None else env)
+    if "/" not in args[0] and shutil.which(args[0], path=environment.get("PATH", "")) is None:
+        raise FileNotFoundError(errno.ENOENT, "command not found", args[0])
+    stub = sealed_copy()
+    err_w = os.dup(2)  # what the stub reports a failure on; closed by a successful execve
+    try:
+        exec_command(stub, err_w, args, [f"{k}={v}" for k, v in environment.items()])
+    finally:
+        os.close(err_w)
+        os.close(stub)

@@ -193,6 +193,9 @@ def _run(args: argparse.Namespace) -> int:
         from minicontainer.config import ConfigError
 
         raise ConfigError("lab", args.lab, f"has no {program}: `lab start {lab.number}` first")
+    from minicontainer import labs
+
+    labs.prepare(lab, workspace)  # as before a check: the fixtures, if any went missing
     os.chdir(workspace)
     os.execv(sys.executable, [sys.executable, program, *rest])
 

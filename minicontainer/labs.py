@@ -20,8 +20,8 @@ The checker API
 the first line of a step's docstring is its title.  A step returns :func:`passed`,
 :func:`failed` (with a hint tied to the reason) or :func:`skipped` (naming the host
 precondition that is missing).  It judges *outcomes*: it runs the student's program
-(:meth:`Context.run`, :meth:`Context.start`), looks from the host (``/proc``,
-:func:`host_probe`) and from inside a container (:meth:`Context.probe`), and runs the
+(:meth:`Context.run`, :meth:`Context.start`), looks from the host (``/proc``, the
+:class:`StandInHost`) and from inside a container (:meth:`Context.probe`), and runs the
 lab's pitfall from the escape catalogue (:meth:`Context.escape`).  It never reads the
 student's source.  Each attempt has a fresh ``nonce``.  A program whose mistake would
 change the whole host (its hostname, IPC objects, mount table) runs inside a
@@ -340,10 +340,12 @@ class StandInHost:
     """Throwaway namespaces that play the host for a student's program.
 
     A wrong solution changes kernel-wide state where it runs (the hostname, System V
-    IPC objects, the mount table): run inside a stand-in, the change lands in these
-    namespaces and the checker reads it from them, while the real host never sees it.
-    A helper process holds the namespaces (``flags``, a :class:`Namespace` mask of
-    UTS, IPC and MNT) and answers questions about them; they go when it exits.
+    IPC objects, the mount table, the network): run inside a stand-in, the change
+    lands in these namespaces and the checker reads it from them, while the real host
+    never sees it.  A helper process holds the namespaces (``flags``, a
+    :class:`Namespace` mask of UTS, IPC, NET and MNT) and answers questions about them;
+    they go when it exits.  A stand-in network namespace has its loopback up, as a
+    host's is.
     """
 
     def __init__(self, flags) -> None:
@@ -391,6 +393,31 @@ class StandInHost:
         with open(f"/proc/{self.process.pid}/mountinfo") as f:
             return sum(row.split()[4] == "/proc" for row in f)
 
+    def mount_table(self) -> set[str]:
+        """The rows of the stand-in's ``mountinfo``: a mount that appears between two
+        calls is a new row (every mount has an id of its own)."""
+        with open(f"/proc/{self.process.pid}/mountinfo") as f:
+            return set(f.read().splitlines())
+
+    def inode(self, namespace) -> int:
+        """The inode of the stand-in's ``namespace`` (the host's, if it does not have
+        that one)."""
+        from minicontainer import namespaces
+
+        return namespaces.inode(self.process.pid, namespace)
+
+    def links(self) -> list:
+        """The interfaces of the stand-in's network namespace, as
+        :func:`minicontainer.network.links` lists them."""
+        from minicontainer.network import Link
+
+        return [Link(*fields[:4], tuple(fields[4])) for fields in json.loads(self.ask("links"))]
+
+    def routes(self) -> list[str]:
+        """The IPv4 routes of the stand-in's network namespace
+        (:func:`minicontainer.network.routes`)."""
+        return json.loads(self.ask("routes"))
+
     def preexec(self, cwd: str):
         """A ``preexec_fn`` that moves the new process into the stand-in's namespaces,
         then to ``cwd`` (joining a mount namespace goes to its ``/``)."""
@@ -399,7 +426,8 @@ class StandInHost:
         from minicontainer import namespaces
         from minicontainer.namespaces import Namespace
 
-        joined = [namespace for namespace in (Namespace.UTS, Namespace.IPC, Namespace.MNT)
+        joined = [namespace for namespace in (Namespace.UTS, Namespace.IPC, Namespace.NET,
+                                              Namespace.MNT)
                   if self.flags & namespace]
         holder = self.process.pid
 
@@ -422,6 +450,10 @@ def serve_stand_in() -> None:
     namespaces.unshare(flags)
     if flags & Namespace.MNT:
         mounts.set_propagation("rprivate")
+    if flags & Namespace.NET:
+        from minicontainer import network
+
+        network.loopback_up()
     libc = ctypes.CDLL(None, use_errno=True)
     print("ready", flush=True)
     for line in sys.stdin:
@@ -434,6 +466,10 @@ def serve_stand_in() -> None:
         elif question == "make-queue":
             queue = libc.msgget(int(args[0]), IPC_CREAT | 0o600)
             answer = "made" if queue >= 0 else f"error {ctypes.get_errno()}"
+        elif question in ("links", "routes"):
+            from minicontainer import network
+
+            answer = json.dumps(getattr(network, question)())
         else:
             answer = f"unknown question {question!r}"
         print(answer, flush=True)
@@ -444,13 +480,6 @@ def probe_binary() -> str:
     from minicontainer import rootfs
 
     return os.path.join(rootfs.default_rootfs(), rootfs.PROBE_PATH)
-
-
-def host_probe() -> dict:
-    """What mc-probe sees on the host, run as this (checker) process's child."""
-    result = subprocess.run([probe_binary(), "--json"], capture_output=True, text=True,
-                            timeout=10, check=True)
-    return json.loads(result.stdout)
 
 
 def minicontainer(*args: str, timeout: float = 20.0,
@@ -594,6 +623,33 @@ def prepare(lab: Lab, workspace: str) -> list[str]:
     missing); one line per fixture made."""
     fixtures = getattr(lab.checker(), "prepare", None)
     return fixtures(workspace) if fixtures else []
+
+
+def copy_default_rootfs(destination: str) -> bool:
+    """Copy the default busybox rootfs to ``destination`` unless something is there;
+    whether it copied.
+
+    A fixture for labs that build a root of their own on a tree the student may
+    write to.  The copy lands in a student's workspace, so no file in it keeps a
+    setuid or setgid bit (not even for the moment before its owner changes), and
+    it is made beside ``destination`` and renamed, so that a copy cut short is never
+    taken for a whole one.
+    """
+    if os.path.lexists(destination):
+        return False
+    from minicontainer import rootfs
+
+    def copy_without_setid(source: str, target: str) -> None:
+        shutil.copyfile(source, target, follow_symlinks=False)
+        os.chmod(target, os.lstat(source).st_mode & 0o1777)
+
+    partial = f"{destination}.partial"
+    if os.path.lexists(partial):
+        shutil.rmtree(partial)
+    shutil.copytree(rootfs.default_rootfs(), partial, symlinks=True,
+                    copy_function=copy_without_setid)
+    os.rename(partial, destination)
+    return True
 
 
 def start(lab: Lab, student: Student, destination: str) -> list[str]:

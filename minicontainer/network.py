@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import errno
 import os
+from typing import NamedTuple
 
 from minicontainer import native
 
@@ -116,6 +117,77 @@ def delete_link(name: str) -> None:
                 # kernel finishes in the background: it may be gone since the lookup.
                 if e.code != errno.ENODEV:
                     raise
+
+
+def create_bridge(name: str) -> None:
+    """Make a bridge (a virtual switch) called ``name`` in this namespace, up.
+
+    It gets no address: a bridge forwards frames between its ports without one.
+    Docker's gives its bridge an address so that the host can route for the
+    containers too.  Plug interfaces into it with :func:`add_to_bridge`; remove
+    it with :func:`delete_link`.
+    """
+    with _iproute() as ip:
+        ip.link("add", ifname=name, kind="bridge")
+        ip.link("set", index=ip.link_lookup(ifname=name)[0], state="up")
+
+
+def add_to_bridge(bridge: str, ifname: str) -> None:
+    """Make ``ifname`` of this namespace a port of ``bridge`` (``ip link set IFNAME
+    master BRIDGE``)."""
+    with _iproute() as ip:
+        ip.link("set", index=ip.link_lookup(ifname=ifname)[0],
+                master=ip.link_lookup(ifname=bridge)[0])
+
+
+class Link(NamedTuple):
+    """One interface as :func:`links` reports it."""
+
+    name: str
+    kind: str  # "veth", "bridge", ... ("" for lo and physical devices)
+    up: bool  # administratively up (IFF_UP)
+    master: str | None  # the bridge it is a port of
+    addresses: tuple[str, ...]  # its IPv4 addresses, as "10.55.0.2/24"
+
+
+def links(pid: int | None = None) -> list[Link]:
+    """The interfaces of ``pid``'s network namespace (None: ours), in index order.
+
+    Example: ``print(*network.links(box_pid), sep="\\n")``.
+    """
+    with _iproute(pid) as ip:
+        found = list(ip.get_links())
+        names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in found}
+        addresses: dict[int, list[str]] = {}
+        for entry in ip.get_addr(family=2):
+            addresses.setdefault(entry["index"], []).append(
+                f"{entry.get_attr('IFA_ADDRESS')}/{entry['prefixlen']}")
+    result = []
+    for link in sorted(found, key=lambda link: link["index"]):
+        info = link.get_attr("IFLA_LINKINFO")
+        master = link.get_attr("IFLA_MASTER")
+        result.append(Link(names[link["index"]],
+                           (info.get_attr("IFLA_INFO_KIND") if info else None) or "",
+                           bool(link["flags"] & 1), names.get(master) if master else None,
+                           tuple(addresses.get(link["index"], ()))))
+    return result
+
+
+def routes(pid: int | None = None) -> list[str]:
+    """The IPv4 routes of the main table of ``pid``'s network namespace (None: ours),
+    one string each, sorted: ``"10.55.0.0/24 dev br05"``, ``"0.0.0.0/0 via 10.0.2.2 dev
+    eth0"``."""
+    with _iproute(pid) as ip:
+        names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ip.get_links()}
+        found = []
+        for route in ip.get_routes(family=2, table=254):
+            text = f"{route.get_attr('RTA_DST') or '0.0.0.0'}/{route['dst_len']}"
+            if route.get_attr("RTA_GATEWAY"):
+                text += f" via {route.get_attr('RTA_GATEWAY')}"
+            if route.get_attr("RTA_OIF") is not None:
+                text += f" dev {names.get(route.get_attr('RTA_OIF'), '?')}"
+            found.append(text)
+    return sorted(found)
 
 
 def veth_name(container_id: str) -> str:

@@ -81,12 +81,24 @@ def container_processes() -> set[int]:
         if status["State"].split()[0] in ("Z", "X"):
             continue  # dead, waiting for its new parent to reap it
         uid = int(status["Uid"].split()[0])
-        # A developer's `flock LOCK minicontainer ...` waiting its turn is no container.
-        runtime = (b"minicontainer" in cmdline and b"pytest" not in cmdline
-                   and not cmdline.startswith(b"flock\0"))
-        if uid >= 1_000_000_000 or runtime:
+        if uid >= 1_000_000_000 or _is_runtime(cmdline.split(b"\0")):
             found.add(int(entry))
     return found
+
+
+def _is_runtime(argv: list[bytes]) -> bool:
+    """Whether a process is minicontainer's own (a CLI, a monitor, an exec helper): its
+    program is the entry point, or Python running it (``-m minicontainer`` or the
+    script); not a command that merely names it, such as a developer's
+    ``timeout 600 flock LOCK minicontainer ...`` waiting its turn, or a VM's command line."""
+    program = [a for a in argv[:3] if a]
+    if not program:
+        return False
+    if program[0].endswith(b"/minicontainer") or program[0] == b"minicontainer":
+        return True
+    python = os.path.basename(program[0]).startswith(b"python")
+    return python and (program[1:3] == [b"-m", b"minicontainer"]
+                       or (len(program) > 1 and program[1].endswith(b"bin/minicontainer")))
 
 
 def container_cgroups() -> list[str]:

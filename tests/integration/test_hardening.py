@@ -51,6 +51,12 @@ def test_capability_names_in_any_spelling(spelling):
     assert "sys_admin" in probe("--cap-add", spelling)["capabilities"]["effective"]
 
 
+def test_the_newest_capability_can_be_added_by_its_name():
+    caps = probe("--cap-add", "CHECKPOINT_RESTORE")["capabilities"]
+    assert "checkpoint_restore" in caps["effective"] and "checkpoint_restore" in caps["bounding"]
+    assert mc("run", "--cap-add", "LAST_CAP", "--", "true").returncode == 125
+
+
 def test_cap_drop_all_then_add_one():
     caps = probe("--cap-drop", "ALL", "--cap-add", "kill")["capabilities"]
     assert caps["bounding"] == caps["effective"] == ["kill"]
