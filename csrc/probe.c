@@ -1,7 +1,8 @@
 /* mc-probe: what a process inside a container can see of its own isolation.
  *
  * Built static and placed at /usr/bin/mc-probe in the default rootfs.  It only
- * reads: files under /proc/self, uname, and the mount table.  Tests, labs and escape
+ * reads: files under /proc/self (its AppArmor profile among them), uname, and the
+ * mount table.  Tests, labs and escape
  * demos run it inside a container and read what it reports.
  *
  *   mc-probe          readable text
@@ -288,6 +289,55 @@ static void report_security(int *first)
         printf(" (%s filters)\n", filters);
 }
 
+/* One line of an LSM attribute file into out; 0, or -1 with errno (EINVAL: no
+ * LSM answers for it). */
+static int read_attr(const char *path, char *out, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return -1;
+    n = read(fd, out, size - 1);
+    close(fd);
+    if (n < 0)
+        return -1;
+    out[n] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    return 0;
+}
+
+/* The mandatory access control this process is under: its AppArmor profile
+ * ("minicontainer-default (enforce)", "unconfined") and its SELinux context, each
+ * "not enabled" where the kernel does not run that LSM. */
+static void report_lsm(int *first)
+{
+    char apparmor[256] = "not enabled", selinux[256] = "not enabled";
+    char enabled[8];
+
+    if (read_attr("/proc/thread-self/attr/apparmor/current", apparmor, sizeof(apparmor))) {
+        /* Before Linux 5.1 only the shared file: AppArmor's if the module says it runs. */
+        if (errno != ENOENT || read_attr("/sys/module/apparmor/parameters/enabled", enabled,
+                                         sizeof(enabled)) || strcmp(enabled, "Y") != 0 ||
+            read_attr("/proc/thread-self/attr/current", apparmor, sizeof(apparmor)))
+            strcpy(apparmor, "not enabled");
+    }
+    /* The kernel makes /sys/fs/selinux only when SELinux runs. */
+    if (access("/sys/fs/selinux", F_OK) == 0 &&
+        read_attr("/proc/thread-self/attr/current", selinux, sizeof(selinux)))
+        snprintf(selinux, sizeof(selinux), "enabled, context unreadable (%s)", strerror(errno));
+    begin_field("apparmor", first);
+    if (json)
+        json_string(apparmor);
+    else
+        printf("%s\n", apparmor);
+    begin_field("selinux", first);
+    if (json)
+        json_string(selinux);
+    else
+        printf("%s\n", selinux);
+}
+
 static void report_hostname(int *first)
 {
     struct utsname u;
@@ -447,6 +497,10 @@ static void report_readonly(int *first)
 
 static int try_mount(void)
 {
+    /* A child shares its parent's mount namespace, and a change of propagation there
+     * would be the host's if the probe ran on the host: change a private copy. Where
+     * that copy is refused, the mount is tried where we are, a container's own. */
+    (void)unshare(CLONE_NEWNS);
     return mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
 }
 
@@ -904,6 +958,7 @@ int main(int argc, char **argv)
     report_hostname(&first);
     report_capabilities(&first);
     report_security(&first);
+    report_lsm(&first);
     report_cgroup(&first);
     report_masked(&first);
     report_readonly(&first);

@@ -53,6 +53,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     parser.add_argument("--root", default="/run/minicontainer", metavar="DIR",
                         help="where container state is kept (default /run/minicontainer)")
+    parser.add_argument("--log", metavar="FILE",
+                        help="also append errors to FILE, as runc does (default: stderr only)")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text",
+                        help="the lines --log writes: text, or json with level, msg and time")
+    parser.add_argument("--systemd-cgroup", action="store_true",
+                        help="accepted for runc's callers, but unsupported: create and run "
+                        "refuse it (minicontainer makes its own cgroupfs tree)")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     builders = [COMMANDS[command]] if command in COMMANDS else dict.fromkeys(COMMANDS.values())
     for add in builders:
@@ -117,7 +124,9 @@ def _add_run(commands) -> None:
                      "systempaths=unconfined (no masked or read-only paths) | "
                      "devices=unconfined (no device layer: every device node usable) | "
                      "fd-hygiene=false (inherited fds stay open, the cwd is not checked) | "
-                     "new-session=false (the container keeps the caller's session and tty)")
+                     "new-session=false (the container keeps the caller's session and tty) | "
+                     "apparmor=PROFILE (a loaded AppArmor profile) | apparmor=unconfined "
+                     "(none; the default is minicontainer-default where AppArmor runs)")
     run.add_argument("--privileged", action="store_true",
                      help="switch off every hardening layer: for escape demos only")
     run.add_argument("--rootfs-mode", choices=("pivot", "chroot"), default="pivot",
@@ -151,8 +160,31 @@ def _add_run(commands) -> None:
                      help="print the container's resource usage on stderr when it ends")
     run.add_argument("--log-opt", action="append", default=[], metavar="max-size=SIZE",
                      help="with -d: rotate the log at SIZE (default 4m; one old file kept)")
+    oci = run.add_argument_group("OCI bundle (runc's run: create, start and wait)")
+    add_bundle_options(oci, bundle_default=None)
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG...]")
     run.set_defaults(handler=_run)
+
+
+def add_bundle_options(parser, bundle_default: str | None = ".") -> None:
+    """The options of ``create``, as runc has them; ``run --bundle`` takes them too."""
+    parser.add_argument("-b", "--bundle", default=bundle_default, metavar="DIR",
+                        help="the bundle: config.json and the rootfs" + (
+                            " (default: the current directory)" if bundle_default else
+                            "; the container id follows instead of a command"))
+    parser.add_argument("--pid-file", metavar="FILE",
+                        help="write the host pid of the container's process here")
+    parser.add_argument("--console-socket", metavar="SOCKET",
+                        help="with process.terminal: send the pty master over this unix "
+                        "socket (SCM_RIGHTS) instead of keeping it")
+    parser.add_argument("--no-pivot", action="store_true",
+                        help="chroot instead of pivot_root (the host's tree stays mounted "
+                        "behind the root; escape demos)")
+    parser.add_argument("--no-new-keyring", action="store_true",
+                        help="accepted: minicontainer never makes a session keyring (the "
+                        "default seccomp profile blocks the keyring calls instead)")
+    parser.add_argument("--preserve-fds", default="0", metavar="N",
+                        help="pass the caller's fds 3 to 3+N-1 on to the command")
 
 
 def _add_rootfs(commands) -> None:
@@ -231,6 +263,8 @@ def _add_exec(commands) -> None:
 
 def _add_kill(commands) -> None:
     kill = commands.add_parser("kill", help="send a signal to a container's first process")
+    kill.add_argument("-a", "--all", action="store_true",
+                      help="to every process of the container (its cgroup), not only the first")
     kill.add_argument("id")
     kill.add_argument("signal", nargs="?", default="TERM", help="name or number (default TERM)")
     kill.set_defaults(handler=_kill)
@@ -305,6 +339,12 @@ def _add_lab(commands) -> None:
     lab_command.add_parser(commands, _Parser)
 
 
+def _add_oci(commands, name: str) -> None:
+    from minicontainer import oci_command
+
+    oci_command.add_parser(commands, name)
+
+
 def _add_audit(commands) -> None:
     audit = commands.add_parser(
         "audit", help="check containers against the CIS Docker Benchmark (section 5)",
@@ -340,6 +380,8 @@ COMMANDS = {
     "escape": _add_escape,
     "audit": _add_audit,
     "lab": _add_lab,
+    **{name: (lambda c, n=name: _add_oci(c, n))
+       for name in ("create", "start", "state", "delete", "spec", "features")},
 }
 
 
@@ -347,7 +389,7 @@ def _command_in(argv: list[str]) -> str | None:
     """The subcommand named in ``argv``, skipping the global options before it."""
     args = iter(argv)
     for arg in args:
-        if arg == "--root":
+        if arg in ("--root", "--log", "--log-format"):
             next(args, None)
         elif not arg.startswith("-"):
             return arg
@@ -485,6 +527,23 @@ def _hygiene_from_args(security_opt: list[str]) -> dict:
     return fields
 
 
+def _apparmor_from_args(security_opt: list[str]) -> dict:
+    """The AppArmor profile ``--security-opt apparmor=PROFILE|unconfined`` names (the
+    last one given), as a field; none given leaves the default."""
+    from minicontainer.config import ConfigError, check_apparmor_profile
+
+    fields = {}
+    for opt in security_opt:
+        key, _, value = opt.partition("=")
+        if key == "apparmor":
+            try:
+                fields["apparmor_profile"] = check_apparmor_profile(value)
+            except ConfigError:
+                raise ConfigError("security-opt", opt, "names no AppArmor profile (letters, "
+                                  "digits and _ / . @ + = -; or unconfined)") from None
+    return fields
+
+
 def _hardening_from_args(args: argparse.Namespace, uid: int) -> dict:
     """The capability, no_new_privs, seccomp and system-path fields the flags ask for."""
     from minicontainer import capabilities
@@ -499,14 +558,15 @@ def _hardening_from_args(args: argparse.Namespace, uid: int) -> dict:
     if args.privileged:
         print("minicontainer: warning: --privileged: every capability, no seccomp, no "
               "no_new_privs, nothing masked, /proc/sys and /sys writable, every device "
-              "usable", file=sys.stderr)
+              "usable, no AppArmor profile", file=sys.stderr)
         return {"capabilities": capabilities.ALL, "no_new_privileges": False,
                 "seccomp": False, "masked_paths": [], "readonly_paths": [],
-                "sys_readonly": False, "device_cgroup": False,
-                **_hygiene_from_args(args.security_opt)}
+                "sys_readonly": False, "device_cgroup": False, "apparmor_profile": "unconfined",
+                **_hygiene_from_args(args.security_opt), **_apparmor_from_args(args.security_opt)}
     caps, added = capabilities.resolve(DEFAULT_CAPABILITIES, args.cap_add, args.cap_drop)
     fields: dict = {"capabilities": caps, "ambient_capabilities": added if uid != 0 else set(),
-                    **_hygiene_from_args(args.security_opt)}
+                    **_hygiene_from_args(args.security_opt),
+                    **_apparmor_from_args(args.security_opt)}
     for opt in args.security_opt:
         key, _, value = opt.partition("=")
         if key == "no-new-privileges" and value in ("", "true", "false"):
@@ -522,13 +582,13 @@ def _hardening_from_args(args: argparse.Namespace, uid: int) -> dict:
             fields["readonly_paths"] = []
         elif opt == "devices=unconfined":
             fields["device_cgroup"] = False
-        elif key in _HYGIENE_OPTIONS and value in ("true", "false"):
-            pass  # read by _hygiene_from_args
+        elif (key in _HYGIENE_OPTIONS and value in ("true", "false")) or key == "apparmor":
+            pass  # read by _hygiene_from_args and _apparmor_from_args
         else:
             raise ConfigError("security-opt", opt, "is not no-new-privileges=true|false, "
                               "seccomp=unconfined|FILE, systempaths=unconfined, "
-                              "devices=unconfined, fd-hygiene=true|false or "
-                              "new-session=true|false")
+                              "devices=unconfined, fd-hygiene=true|false, "
+                              "new-session=true|false or apparmor=PROFILE|unconfined")
     return fields
 
 
@@ -550,6 +610,16 @@ def _run(args: argparse.Namespace) -> int:
     from minicontainer.config import ConfigError
     from minicontainer.runtime import Container
 
+    if args.bundle is not None or args.systemd_cgroup:
+        from minicontainer import oci_command
+
+        oci_command.check_systemd_cgroup(args)  # refuses --systemd-cgroup, bundle or not
+        return oci_command.run_bundle(args)
+    for option, value in (("pid-file", args.pid_file), ("console-socket", args.console_socket),
+                          ("no-pivot", args.no_pivot), ("no-new-keyring", args.no_new_keyring),
+                          ("preserve-fds", args.preserve_fds != "0" and args.preserve_fds)):
+        if value:
+            raise ConfigError(option, value, "goes with --bundle (runc's run of a bundle)")
     if args.rm and not args.detach:
         raise ConfigError("rm", "--rm", "goes with -d: a foreground container is always removed")
     if args.detach and args.tty:
@@ -652,7 +722,8 @@ def _exec(args: argparse.Namespace) -> int:
 def _kill(args: argparse.Namespace) -> int:
     from minicontainer import lifecycle
 
-    lifecycle.kill(_store(args), args.id, lifecycle.parse_signal(args.signal))
+    lifecycle.kill(_store(args), args.id, lifecycle.parse_signal(args.signal),
+                   every_process=args.all)
     return 0
 
 
@@ -847,13 +918,34 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as e:
-        if args.debug:
-            raise
         from minicontainer.errors import EXIT_RUNTIME_ERROR, describe
 
+        if args.log:
+            _log(args.log, args.log_format, "error", describe(e))
+        if args.debug:
+            raise
         code = getattr(e, "exit_code", EXIT_RUNTIME_ERROR)
         print(f"minicontainer: error: {describe(e)}", file=sys.stderr)
         return code
+
+
+def _log(path: str, log_format: str, level: str, message: str) -> None:
+    """Append one line to ``--log`` as runc writes it: ``{"level", "msg", "time"}`` in
+    json, ``time="..." level=... msg="..."`` in text.  The line on stderr is the
+    error itself, so a log that cannot be written is only a warning."""
+    import json
+    import time
+
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if log_format == "json":
+        line = json.dumps({"level": level, "msg": message, "time": now})
+    else:
+        line = f"time={json.dumps(now)} level={level} msg={json.dumps(message)}"
+    try:
+        with open(path, "a") as f:
+            f.write(line + "\n")
+    except OSError as e:
+        print(f"minicontainer: warning: --log {path}: {e.strerror}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_ID = 0xFFFFFFFE
+MAX_PRESERVED_FDS = 1024
 
 
 class ConfigError(ValueError):
@@ -389,6 +390,15 @@ class Config:
         session of its own for the init (no controlling terminal to type into).
         minicontainer's own, as the annotations ``minicontainer.closeFds`` and
         ``minicontainer.newSession``.
+    ``apparmor_profile``
+        ``process.apparmorProfile``: the AppArmor profile the command runs under,
+        ``"unconfined"`` for none; None means the default, ``minicontainer-default``
+        where the kernel runs AppArmor and none where it does not (the runtime
+        settles it at start, see :mod:`minicontainer.apparmor`).
+    ``preserve_fds``
+        runc's ``--preserve-fds N``: the caller's fds 3 to 3+N-1 (inheritable) reach
+        the command, the fd hygiene step closes only those above.  Not part of
+        ``config.json``: an option of ``create`` (see :mod:`minicontainer.oci`).
     """
 
     def __init__(
@@ -429,6 +439,8 @@ class Config:
         rootfs_propagation: str = "rprivate",
         close_fds: bool = True,
         new_session: bool = True,
+        apparmor_profile: str | None = None,
+        preserve_fds: int = 0,
     ) -> None:
         self.args = list(args)
         self.env = list(env) if env is not None else []
@@ -474,6 +486,8 @@ class Config:
         self.rootfs_propagation = rootfs_propagation
         self.close_fds = close_fds
         self.new_session = new_session
+        self.apparmor_profile = apparmor_profile
+        self.preserve_fds = preserve_fds
 
     def may_mount_own(self, namespace: Namespace) -> bool:
         """Whether a fresh filesystem of ``namespace`` can be mounted (procfs for pid,
@@ -520,6 +534,10 @@ class Config:
                 raise ConfigError("env", entry, "is not NAME=VALUE")
         if not self.cwd.startswith("/"):
             raise ConfigError("cwd", self.cwd, "is not an absolute path")
+        if isinstance(self.preserve_fds, bool) or not isinstance(self.preserve_fds, int) \
+                or not 0 <= self.preserve_fds <= MAX_PRESERVED_FDS:
+            raise ConfigError("preserve_fds", self.preserve_fds,
+                              f"is not a number of fds from 0 to {MAX_PRESERVED_FDS}")
         self._check_ids()
 
     def validate(self) -> None:
@@ -565,6 +583,8 @@ class Config:
         for field in ("close_fds", "new_session"):
             if not isinstance(getattr(self, field), bool):
                 raise ConfigError(field, getattr(self, field), "is not true or false")
+        if self.apparmor_profile is not None:
+            check_apparmor_profile(self.apparmor_profile)
         if self.terminal and not self.new_session:
             raise ConfigError("new_session", False, "contradicts terminal: a -t pty becomes "
                               "the controlling terminal of a session of the init's own")
@@ -654,6 +674,8 @@ class Config:
                 "cwd": self.cwd,
                 "capabilities": self._oci_capabilities(),
                 "noNewPrivileges": self.no_new_privileges,
+                **({"apparmorProfile": self.apparmor_profile}
+                   if self.apparmor_profile is not None else {}),
             },
             "root": {"path": self.rootfs, "readonly": self.readonly},
             "mounts": [m.to_oci() for m in self.mounts],
@@ -742,6 +764,8 @@ class Config:
             network_path=network_path,
             devices=[Device.from_oci(node) for node in linux.get("devices", [])],
             rootfs_propagation=linux.get("rootfsPropagation", "rprivate"),
+            # runc's reading: an empty string is no profile asked for
+            apparmor_profile=process.get("apparmorProfile") or None,
             **_switches_from_annotations(doc.get("annotations", {})),
         )
 
@@ -797,6 +821,20 @@ def _check_hostname(name: str) -> None:
         raise ConfigError(
             "hostname", name, "is not a valid hostname (letters, digits, '-' and '.')"
         )
+
+
+# What AppArmor takes as a profile name here: no spaces or control characters (the
+# kernel reads "exec NAME"), no leading '-' or ':' (a parser option, a namespace).
+_APPARMOR_PROFILE = re.compile(r"[A-Za-z0-9_/.][A-Za-z0-9_/.@+=-]{0,254}")
+
+
+def check_apparmor_profile(name: object) -> str:
+    """An AppArmor profile name (``unconfined``, ``minicontainer-default``,
+    ``/usr/bin/foo``); :class:`ConfigError` naming ``apparmor_profile`` if not one."""
+    if not isinstance(name, str) or not _APPARMOR_PROFILE.fullmatch(name):
+        raise ConfigError("apparmor_profile", name, "is not an AppArmor profile name "
+                          "(letters, digits and _ / . @ + = -, at most 255)")
+    return name
 
 
 def hostname_for(name: str) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 
-from minicontainer import cgroups, devices, execstub, idmap, rootfs, seccomp
+from minicontainer import apparmor, cgroups, devices, execstub, idmap, rootfs, seccomp
+from minicontainer.errors import ContainerError
 
 MIN_KERNEL = (5, 12)  # mount_setattr; clone3 into a cgroup needs 5.7, overlay in a userns 5.11
 ALL_CONTROLLERS = ("cpu", "cpuset", "io", "memory", "pids")
@@ -63,6 +64,40 @@ def check_apparmor_userns() -> Finding | None:
     state = "restricts" if restricted else "does not restrict"
     return Finding("ok", f"AppArmor {state} unprivileged user namespaces (minicontainer runs "
                    "as root: not affected)")
+
+
+def check_apparmor() -> Finding:
+    """AppArmor, for the default profile: where it runs, that the profile can be
+    loaded; where it does not, said once here (containers then run without it)."""
+    if not apparmor.enabled():
+        return Finding("warn", f"AppArmor is not enabled ({apparmor.why_not_enabled()}): "
+                       "containers run without a mandatory access control profile, and "
+                       "--security-opt apparmor=PROFILE is refused",
+                       "boot a kernel with AppArmor (Debian's default; the kernel command "
+                       "line may need apparmor=1 security=apparmor)")
+    try:
+        loaded = apparmor.loaded_profiles()
+    except ContainerError as e:
+        return Finding("fail", str(e), f"mount -t securityfs securityfs {apparmor.SECURITYFS}")
+    if apparmor.DEFAULT_PROFILE in loaded:
+        state = f"loaded ({loaded[apparmor.DEFAULT_PROFILE]})"
+    elif apparmor.parser_path() is not None:
+        state = "loaded by the first container"
+    else:
+        return Finding("fail", f"AppArmor is enabled, but {apparmor.PARSER} is missing: "
+                       f"{apparmor.DEFAULT_PROFILE} cannot be loaded, and containers start "
+                       "only with --security-opt apparmor=unconfined",
+                       "apt-get install apparmor")
+    return Finding("ok", f"AppArmor enabled: containers run under {apparmor.DEFAULT_PROFILE}, "
+                   f"{state}")
+
+
+def check_selinux() -> Finding:
+    """SELinux is detected only: minicontainer applies no SELinux labels."""
+    if apparmor.selinux_enabled():
+        return Finding("warn", "SELinux is enabled, and minicontainer applies no SELinux "
+                       "labels: containers run in the runtime's own context")
+    return Finding("ok", "SELinux is not enabled (minicontainer applies no SELinux labels)")
 
 
 def check_cgroups() -> Finding:
@@ -147,7 +182,8 @@ def check_nftables() -> Finding:
                    "apt-get install nftables")
 
 
-CHECKS = (check_root, check_kernel, check_user_namespaces, check_apparmor_userns,
+CHECKS = (check_root, check_kernel, check_user_namespaces, check_apparmor, check_apparmor_userns,
+          check_selinux,
           check_cgroups, check_device_programs, check_overlayfs, check_libseccomp, check_rootfs,
           check_memfd_exec, check_nftables)
 

@@ -36,11 +36,11 @@ from minicontainer.state import (
     valid_id,
 )
 
-ACTIVE = ("creating", "running", "paused")
+ACTIVE = ("creating", "created", "running", "paused")
 
 
 def status(state: dict) -> str:
-    """creating, running, paused, stopped or unknown, as the processes show it now.
+    """creating, created, running, paused, stopped or unknown, as the processes show it now.
 
     While its monitor lives the record is kept true (the monitor records the exit);
     a record still active whose monitor is gone lost its ending: unknown.
@@ -63,6 +63,13 @@ def get(store: StateStore, container_id: str) -> dict:
     state["id"] = container_id
     state["status"] = status(state)
     return state
+
+
+def exists(store: StateStore, container_id: str) -> bool:
+    """Whether anything of ``container_id`` is here: a record, or what a crash left
+    (what :func:`remove` would find to remove)."""
+    return valid_id(container_id) and (_load_partial(store, container_id) is not None
+                                        or bool(_leftovers(store, container_id)))
 
 
 def list_containers(store: StateStore | None = None, include_stopped: bool = True) -> list[dict]:
@@ -88,13 +95,28 @@ def _running(store: StateStore, container_id: str, action: str) -> dict:
     return state
 
 
-def kill(store: StateStore, container_id: str, signum: int = signal.SIGTERM) -> None:
-    """Send ``signum`` to the container's first process (checked by its start time)."""
-    state = _running(store, container_id, "signal")
+def kill(store: StateStore, container_id: str, signum: int = signal.SIGTERM,
+         every_process: bool = False) -> None:
+    """Send ``signum`` to the container's first process (checked by its start time), or
+    with ``every_process`` to each process in its cgroup.
+
+    A ``created`` container (OCI ``create``, not yet started) can be signalled too,
+    as the OCI runtime spec asks; its init is a pid namespace's init, which
+    ignores the signals it has no handler for, so only SIGKILL ends it.
+    """
+    state = get(store, container_id)
+    if state["status"] not in ("created", "running", "paused"):
+        raise ContainerError(f"cannot signal container {container_id}: it is "
+                             f"{state['status']}")
     if state["status"] == "paused" and signum != signal.SIGKILL:
         raise ContainerError(f"container {container_id} is paused: unpause it first, or "
                              "send SIGKILL")
-    os.kill(state["pid"], signum)
+    if not every_process:
+        os.kill(state["pid"], signum)
+        return
+    for pid in _cgroup(state).pids():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
 
 
 def parse_signal(text: str) -> int:
@@ -427,6 +449,8 @@ def exec_in(store: StateStore, container_id: str, args: list[str], *, tty: bool 
     if cwd is not None:
         cfg.cwd = cwd
     cfg.validate_process()
+    if runtime.confined(cfg):
+        runtime.settle_apparmor(cfg)  # the container's profile, reloaded if it was dropped
     program = runtime.seccomp_program(cfg)
     pid = state["pid"]
     joined = [(ns, os.open(f"/proc/{pid}/ns/{ns.proc_name}", os.O_RDONLY | os.O_CLOEXEC))

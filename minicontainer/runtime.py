@@ -74,6 +74,13 @@ class Container:
         self.cgroup = None
         self.bridge = None
         self.final_stats: dict | None = None
+        # OCI: the bundle directory and config.json's annotations for the record, and
+        # where a terminal's pty master goes instead of being relayed here.
+        self.bundle: str | None = None
+        self.annotations: dict = {}
+        self.console_socket: str | None = None
+        self.oci_version = OCI_VERSION  # a bundle's own, which OCI `state` reports
+        self.gate = None  # a StartGate while `create` holds the init
 
     def stats(self) -> dict:
         """Resource usage (see :meth:`Cgroup.stats <minicontainer.cgroups.Cgroup.stats>`);
@@ -98,6 +105,7 @@ class Container:
         :class:`~minicontainer.errors.ContainerError` if the container
         cannot start; nothing is left behind either way.
         """
+        check_console(self.config, self.console_socket, detached=False)
         seccomp_program = self._prepare()
         self._register(detached=False, auto_remove=True)
         try:
@@ -116,6 +124,30 @@ class Container:
         """
         seccomp_program = self._prepare()
         self._register(detached=True, auto_remove=auto_remove)
+        self._detach(seccomp_program, auto_remove, log_max_size)
+        return self.id
+
+    def create(self) -> int:
+        """OCI ``create``: set the container up detached and stop its init at the last
+        step before its execve; its host pid once it waits there (status ``created``).
+
+        :func:`minicontainer.oci.start` lets it go on.  Unlike :meth:`start`, the
+        command keeps the caller's stdin, stdout and stderr (no log), and
+        ``console_socket`` receives the pty master of a terminal (there must be one:
+        nothing stays to relay it).  The command's exit is recorded by the monitor.
+        """
+        from minicontainer.startgate import StartGate
+
+        check_console(self.config, self.console_socket, detached=True)
+        seccomp_program = self._prepare()
+        self._register(detached=True, auto_remove=False)
+        self.gate = StartGate(self.store.dir(self.id))
+        self._detach(seccomp_program, False, None)
+        return self.store.load(self.id)["pid"]
+
+    def _detach(self, seccomp_program: bytes | None, auto_remove: bool,
+                log_max_size: int | None) -> None:
+        """Fork the monitor and wait until it says the container runs (or is created)."""
         ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
         first = os.fork()
         if first == 0:
@@ -126,7 +158,11 @@ class Container:
             os._exit(0)
         os.close(ready_w)
         os.waitpid(first, 0)
-        report = read_all(ready_r)
+        # Up to "ok", not to the end: a created container's init, waiting before its
+        # execve, still holds a copy of the write end (close-on-exec).
+        report = b""
+        while report != b"ok" and (chunk := os.read(ready_r, 4096)):
+            report += chunk
         os.close(ready_r)
         if report != b"ok":
             if self.config.userns_range == "auto":
@@ -134,7 +170,6 @@ class Container:
             code, _, message = report.decode(errors="backslashreplace").partition(" ")
             raise ContainerError(message or "the monitor died before the container ran",
                                  int(code) if code.isdigit() else EXIT_RUNTIME_ERROR)
-        return self.id
 
     def exec(self, args: list[str], **options) -> int:
         """Run ``args`` in the running container (:func:`minicontainer.lifecycle.exec_in`)."""
@@ -179,9 +214,11 @@ class Container:
         if cfg.rootfs is None:
             cfg.rootfs = rootfs.default_rootfs()
         _check_startable(cfg)
+        check_preserved_fds(cfg.preserve_fds)
         if cfg.hostname is None and cfg.namespaces & Namespace.UTS:
             cfg.hostname = hostname_for(self.id)
         cfg.validate()
+        settle_apparmor(cfg)
         return seccomp_program(cfg)
 
     def _register(self, detached: bool, auto_remove: bool) -> None:
@@ -189,13 +226,13 @@ class Container:
 
         block = self._allocate_id_range()
         state = {
-            "ociVersion": OCI_VERSION,
+            "ociVersion": self.oci_version,
             "id": self.id,
             "status": "creating",
             "pid": None,
-            "bundle": Scratch(self.id).dir,
+            "bundle": self.bundle or Scratch(self.id).dir,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "annotations": {},
+            "annotations": self.annotations,
             "pidStartTime": None,
             "monitorPid": os.getpid(),
             "monitorStartTime": process_start_time(os.getpid()),
@@ -231,20 +268,25 @@ class Container:
         cfg.gid_mappings = [idmap.IdMapping(0, block, idmap.BLOCK_SIZE)]
         return block
 
-    def _record_running(self, pid: int) -> None:
-        self.store.update(self.id, status="running", pid=pid,
+    def _record_running(self, pid: int, status: str = "running") -> None:
+        self.store.update(self.id, status=status, pid=pid,
                           pidStartTime=process_start_time(pid),
                           cgroup=self.cgroup.path if self.cgroup is not None else None)
 
     def _launch(self, seccomp_program: bytes | None, stdio: tuple[int | None, ...],
-                on_running) -> int:
-        """Create the cgroup and scratch space, run the container, free them again."""
+                on_running, hand_over_fds: bool = False) -> int:
+        """Create the cgroup and scratch space, run the container, free them again.
+
+        ``hand_over_fds`` (in a monitor): the preserved fds are closed here once the
+        container has them, as runc's ``create`` ends and leaves them to it alone.
+        """
         cfg = self.config
         self.cgroup = _create_cgroup(self.id, cfg)
         scratch = Scratch(self.id)
         try:
             scratch.create(cfg.overlay, cfg.host_uid(0), cfg.host_gid(0))
-            code = self._start_and_wait(scratch, seccomp_program, stdio, on_running)
+            code = self._start_and_wait(scratch, seccomp_program, stdio, on_running,
+                                        hand_over_fds)
         except BaseException:
             self._free(scratch)  # what it cannot free, `cleanup` finds; the cause matters more
             raise
@@ -298,6 +340,8 @@ class Container:
         The container writes into a pipe, not the log: the monitor relays it in a
         thread started only after the clone (a raw clone copies the calling thread
         alone, and a second one could hold the interpreter lock the child needs).
+        Under :meth:`create` (``self.gate`` set) there is no log: the command keeps
+        the caller's stdio, and the caller is released once the init waits at the gate.
         """
         import threading
         import time
@@ -306,21 +350,25 @@ class Container:
 
         code = EXIT_RUNTIME_ERROR
         released = False
+        relay = None
         try:
             os.setsid()
-            os.dup2(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), 0)
-            if ready_w > 3:
-                native.close_range(3, ready_w - 1)
+            if self.gate is None:
+                os.dup2(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), 0)
+            keep = 3 + self.config.preserve_fds  # runc's --preserve-fds: the caller's, passed on
+            if ready_w > keep:
+                native.close_range(keep, ready_w - 1)
             native.close_range(ready_w + 1)
             devnull = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
-            path = self.store.log_path(self.id)
-            log = logs.open_log(path)
-            log_r, log_w = os.pipe2(os.O_CLOEXEC)
-            os.dup2(log_w, 1)
-            os.dup2(log_w, 2)
-            os.close(log_w)
-            relay = threading.Thread(target=logs.relay, daemon=True, args=(
-                log_r, log, path, log_max_size or logs.DEFAULT_MAX_SIZE))
+            if self.gate is None:  # under `create` the command keeps the caller's stdio
+                path = self.store.log_path(self.id)
+                log = logs.open_log(path)
+                log_r, log_w = os.pipe2(os.O_CLOEXEC)
+                os.dup2(log_w, 1)
+                os.dup2(log_w, 2)
+                os.close(log_w)
+                relay = threading.Thread(target=logs.relay, daemon=True, args=(
+                    log_r, log, path, log_max_size or logs.DEFAULT_MAX_SIZE))
             native.set_child_subreaper()
             if self.store.update(self.id, monitorPid=os.getpid(), ownMonitor=True,
                                  monitorStartTime=process_start_time(os.getpid())) is None:
@@ -331,20 +379,35 @@ class Container:
                 idmap.RangeAllocator().adopt(self.id, os.getpid(),
                                              process_start_time(os.getpid()))
 
-            def running(pid: int) -> None:
-                """Record the container as running, start the log relay and release
-                the waiting CLI."""
+            def release() -> None:
+                """Tell the waiting CLI that the container is up."""
                 nonlocal released
-                self._record_running(pid)
-                relay.start()
                 os.write(ready_w, b"ok")
                 os.close(ready_w)
                 released = True
 
-            code = self._launch(seccomp_program, (None, None, None), running)
+            def running(pid: int) -> None:
+                """Record the container as running, start the log relay and release
+                the waiting CLI (under `create`, released already)."""
+                self._record_running(pid)
+                if self.gate is None:
+                    relay.start()
+                    release()
+
+            def created(pid: int) -> None:
+                """The init waits at the start gate: record it, let go of the caller's
+                stdio (the container has it) and release `create`."""
+                self._record_running(pid, status="created")
+                for fd in (0, 1, 2):
+                    os.dup2(devnull, fd)
+                release()
+
+            if self.gate is not None:
+                self.gate.on_created = created
+            code = self._launch(seccomp_program, (None, None, None), running, hand_over_fds=True)
             for fd in (1, 2):
                 os.dup2(devnull, fd)  # the last writer gone: the relay sees the end
-            if relay.is_alive():
+            if relay is not None and relay.is_alive():
                 relay.join(10)
             self.store.update(self.id, status="stopped", exitCode=code,
                               finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -353,8 +416,9 @@ class Container:
                 self.store.remove(self.id)
         except BaseException as e:
             if released:
-                # It ran, but freeing it failed: keep the record so that `rm` retries.
-                self.store.update(self.id, status="stopped")
+                # It ran (or, under `create`, its execve failed), or freeing it failed:
+                # keep the record so that `rm` retries, and say why for `start`.
+                self.store.update(self.id, status="stopped", error=describe(e))
             else:
                 _report(ready_w, getattr(e, "exit_code", EXIT_RUNTIME_ERROR), describe(e))
                 self.store.remove(self.id)
@@ -362,8 +426,9 @@ class Container:
             os._exit(code)
 
     def _start_and_wait(self, scratch: Scratch, seccomp_program,
-                        stdio: tuple[int | None, ...], on_running) -> int:
+                        stdio: tuple[int | None, ...], on_running, hand_over_fds: bool) -> int:
         cfg = self.config
+        gate = self.gate
         rootfs_tree = _shifted_rootfs(cfg)  # first: nothing else is open yet if it fails
         sync_r = sync_w = err_r = err_w = cgroup_fd = stub = home = None
         channel = parent_channel = terminal = None
@@ -375,6 +440,8 @@ class Container:
             try:
                 sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
                 err_r, err_w = os.pipe2(os.O_CLOEXEC)
+                if gate is not None:
+                    gate.open()
                 if cfg.terminal:
                     import socket
 
@@ -397,6 +464,8 @@ class Container:
             for end in (channel, parent_channel):
                 if end is not None:
                     end.close()
+            if gate is not None:
+                gate.close()
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
             raise
         if pid == 0:
@@ -406,8 +475,10 @@ class Container:
             _close_fds(sync_w, cgroup_fd, home)
             if parent_channel is not None:
                 parent_channel.close()
+            if gate is not None:
+                gate.in_child()
             _child(cfg, scratch, seccomp_program, sync_r, err_w, channel, terminal, stdio, stub,
-                   rootfs_tree, held)
+                   rootfs_tree, held, gate)
         self.pid = pid
         forwarder = SignalForwarder()
         forwarder.target = pid
@@ -416,6 +487,10 @@ class Container:
         os.close(err_w)
         if channel is not None:
             channel.close()
+        if gate is not None:
+            gate.in_parent()
+        if hand_over_fds and cfg.preserve_fds:
+            native.close_range(3, 2 + cfg.preserve_fds)
         try:
             try:
                 if cfg.user_namespace:
@@ -426,8 +501,15 @@ class Container:
                 master = None
                 if terminal is not None:
                     master = terminal.receive_master(parent_channel)
+                if master is not None and self.console_socket is not None:
+                    terminal.send_to_console_socket(self.console_socket, master)
+                    master = None
+                if gate is not None and gate.wait_created():
+                    gate.on_created(pid)
+                    gate.wait_started()
                 failure = read_all(err_r)
-                if not failure:
+                # Under `create`, an init killed at the gate closes its pipe empty too.
+                if not failure and (gate is None or gate.started):
                     on_running(pid)
             except BaseException:
                 _kill_and_reap(pid)
@@ -446,6 +528,8 @@ class Container:
                 os.close(fd)
             if parent_channel is not None:
                 parent_channel.close()
+            if gate is not None:
+                gate.close()
             self.pid = None
 
     def _connect_bridge(self, pid: int, scratch: Scratch) -> None:
@@ -561,7 +645,7 @@ def _restrict_devices(cgroup, cfg: Config) -> None:
 
 
 def _init(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, channel,
-          terminal, stub: int, err_w: int, rootfs_tree: int | None) -> None:
+          terminal, stub: int, err_w: int, rootfs_tree: int | None, gate) -> None:
     """The container's init: each line one layer, in the order that makes them hold.
 
     Runs in the child of the clone, already inside every new namespace.  Nothing
@@ -602,18 +686,21 @@ def _init(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, channel,
 
     if cfg.namespaces & Namespace.UTS:
         namespaces.set_hostname(cfg.hostname)
-    become_the_command(cfg, seccomp_program, stub, err_w)
+    become_the_command(cfg, seccomp_program, stub, err_w, gate)
 
 
 def become_the_command(cfg: Config, seccomp_program: bytes | None, stub: int,
-                       err_w: int) -> None:
+                       err_w: int, gate=None) -> None:
     """The end of the recipe, shared with ``exec``: the process's own layers, then execve.
 
     Runs inside the container, as its root; ``cfg`` says the user, command,
     environment and working directory (``exec`` passes its own).  The execve
     of the command is made by the sealed exec stub open at ``stub``
     (:mod:`minicontainer.execstub`), never by this host Python; the stub
-    reports a failure on ``err_w``.
+    reports a failure on ``err_w``.  Under ``create``, ``gate`` (a
+    :class:`~minicontainer.startgate.StartGate`) holds it once the command is
+    found, before the AppArmor switch and the seccomp filter: neither has to
+    allow what the gate does.
     """
     if seccomp_program is not None and not cfg.no_new_privileges:
         native.seccomp_load(seccomp_program)  # without no_new_privs it needs CAP_SYS_ADMIN: now
@@ -623,10 +710,20 @@ def become_the_command(cfg: Config, seccomp_program: bytes | None, stub: int,
                        cfg.inheritable_capabilities)
     if cfg.no_new_privileges:
         native.set_no_new_privs()
+    _pass_preserved_fds(cfg.preserve_fds)
     if cfg.close_fds:
-        native.close_range(3, flags=_CLOSE_RANGE_CLOEXEC)
+        native.close_range(3 + cfg.preserve_fds, flags=_CLOSE_RANGE_CLOEXEC)
     _enter_cwd(cfg.cwd, check_inside_root=cfg.close_fds)
     native.set_pdeathsig(signal.SIGKILL)
+    if gate is not None:  # `create` ends here, as runc's, once the command is found
+        execstub.require_command(cfg.args[0], cfg.environment())
+        gate.wait_for_start()
+    # AppArmor switches the profile at the execve below; asked for before seccomp, so
+    # that a custom filter need not allow the write.  (Imported before the fork.)
+    if confined(cfg):
+        from minicontainer import apparmor
+
+        apparmor.exec_profile(cfg.apparmor_profile)
     if seccomp_program is not None and cfg.no_new_privileges:
         native.seccomp_load(seccomp_program)
     execstub.exec_command(stub, err_w, cfg.args, cfg.environment())
@@ -634,14 +731,14 @@ def become_the_command(cfg: Config, seccomp_program: bytes | None, stub: int,
 
 def _child(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, err_w: int, channel,
            terminal, stdio: tuple[int | None, ...], stub: int, rootfs_tree: int | None,
-           signal_mask) -> None:
+           signal_mask, gate) -> None:
     """Run :func:`_init` and never return: report any failure on ``err_w`` and exit."""
     for target, fd in enumerate(stdio):
         if fd is not None:
             os.dup2(fd, target)
     run_reporting(err_w, "container init",
                   lambda: _init(cfg, scratch, seccomp_program, sync_r, channel, terminal,
-                                stub, err_w, rootfs_tree), signal_mask)
+                                stub, err_w, rootfs_tree, gate), signal_mask)
 
 
 def run_reporting(err_w: int, what: str, body, signal_mask=None) -> None:
@@ -671,6 +768,54 @@ def run_reporting(err_w: int, what: str, body, signal_mask=None) -> None:
         _report(err_w, code, message)
     finally:
         os._exit(code)
+
+
+def _pass_preserved_fds(count: int) -> None:
+    """runc's ``--preserve-fds``: fds 3 to 3+count-1, inherited across the clone, stay
+    open across the execve."""
+    for fd in range(3, 3 + count):
+        try:
+            os.set_inheritable(fd, True)
+        except OSError as e:
+            raise OSError(e.errno, e.strerror, f"preserve-fds: fd {fd}") from None
+
+
+def check_preserved_fds(count: int) -> None:
+    """Every fd ``--preserve-fds`` would pass must be open before the runtime opens
+    any of its own: else one of those could take its number and reach the container."""
+    for fd in range(3, 3 + count):
+        try:
+            os.fstat(fd)
+        except OSError:
+            raise ConfigError("preserve-fds", count, f"names fd {fd}, which is not open") \
+                from None
+
+
+# The longest path a unix socket address holds (sun_path, less its final NUL).
+_MAX_SOCKET_PATH = 107
+
+
+def check_console(cfg: Config, console_socket: str | None, detached: bool) -> None:
+    """A terminal of a detached container needs a console socket (nothing stays to
+    relay it), and a console socket needs a terminal and a unix socket at its path."""
+    if cfg.terminal and console_socket is None and detached:
+        raise ConfigError("process.terminal", True, "needs --console-socket: create "
+                          "detaches, so the pty master must go to whoever holds the socket")
+    if console_socket is None:
+        return
+    if not cfg.terminal:
+        raise ConfigError("console-socket", console_socket,
+                          "goes with process.terminal true (there is no pty to send)")
+    if len(os.fsencode(console_socket)) > _MAX_SOCKET_PATH:
+        raise ConfigError("console-socket", console_socket,
+                          f"is longer than a unix socket path can be ({_MAX_SOCKET_PATH} bytes)")
+    try:
+        mode = os.stat(console_socket).st_mode
+    except OSError as e:
+        raise ConfigError("console-socket", console_socket, f"cannot be reached ({e.strerror})") \
+            from None
+    if not stat.S_ISSOCK(mode):
+        raise ConfigError("console-socket", console_socket, "is not a unix socket")
 
 
 def _enter_cwd(cwd: str, check_inside_root: bool = True) -> None:
@@ -736,6 +881,25 @@ def _kill_and_reap(pid: int) -> None:
     except ProcessLookupError:
         pass
     os.waitpid(pid, 0)
+
+
+def confined(cfg: Config) -> bool:
+    """Whether the command goes into an AppArmor profile on exec (the runtime has
+    settled ``apparmor_profile``: None is only ever an old record's)."""
+    return cfg.apparmor_profile not in (None, "unconfined")
+
+
+def settle_apparmor(cfg: Config) -> None:
+    """Settle the AppArmor profile (None: the default where AppArmor runs, none where
+    it does not) and make sure the kernel holds it, loading the default if need be.
+
+    Here on the host, before the clone: the init only writes the profile's name.
+    """
+    from minicontainer import apparmor
+
+    cfg.apparmor_profile = apparmor.resolve(cfg.apparmor_profile)
+    if confined(cfg):
+        apparmor.ensure_loaded(cfg.apparmor_profile)
 
 
 def seccomp_program(cfg: Config) -> bytes | None:

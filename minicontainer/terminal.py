@@ -36,6 +36,25 @@ def receive_master(channel: socket.socket) -> int | None:
     return fds[0] if fds else None
 
 
+def send_to_console_socket(path: str, master: int) -> None:
+    """OCI ``--console-socket``: hand the pty master to whoever listens on the unix
+    socket at ``path`` (SCM_RIGHTS), as runc does, and keep no copy here.
+
+    The caller (podman's conmon, a test) then owns the terminal; nothing is
+    relayed by minicontainer.
+    """
+    from minicontainer.errors import ContainerError, describe
+
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as console:
+            console.connect(path)
+            socket.send_fds(console, [b"pty"], [master])
+    except OSError as e:
+        raise ContainerError(f"console-socket {path}: {describe(e)}") from None
+    finally:
+        os.close(master)
+
+
 def _copy_window_size(master: int) -> None:
     try:
         size = fcntl.ioctl(0, termios.TIOCGWINSZ, struct.pack("HHHH", 0, 0, 0, 0))

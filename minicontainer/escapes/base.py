@@ -6,7 +6,9 @@ student can read it top to bottom:
 - its story: what it attacks, the real incident or CVE behind it;
 - its scenario: the ``run`` flags of the situation it needs (a volume, a shared
   namespace), applied to every attempt;
-- its weakening: the ``run`` flags that switch off the layers that would stop it;
+- its weakening: the ``run`` flags that switch off the layers that would stop it
+  (``--security-opt apparmor=unconfined`` among them where the AppArmor profile would
+  stop it too: a no-op on a host without AppArmor);
 - the layers expected to stop it (names from :mod:`minicontainer.escapes.layers`);
 - its host side: :meth:`Escape.plant` puts a marker on the host, :meth:`Escape.proven`
   says whether the attack reached it, :meth:`Escape.restore` puts the host back as

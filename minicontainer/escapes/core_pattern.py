@@ -46,7 +46,8 @@ class CorePattern(Escape):
     title = "core_pattern pipe handler runs a container script on the host"
     attacks = "a writable /proc/sys/kernel/core_pattern"
     incident = "the --privileged core_pattern breakout"
-    weakening = ["--security-opt", "systempaths=unconfined", "--userns", "host"]
+    weakening = ["--security-opt", "systempaths=unconfined", "--userns", "host",
+                 "--security-opt", "apparmor=unconfined"]
     stopped_by = ["read-only paths", "user ns"]
     host_changes = True
     timeout = 60.0

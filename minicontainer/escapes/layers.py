@@ -97,6 +97,16 @@ def _seccomp():
     return (lambda cfg: cfg.seccomp and cfg.seccomp_profile is None), remove, restore
 
 
+def _apparmor():
+    def remove(cfg) -> None:
+        cfg.apparmor_profile = "unconfined"
+
+    def restore(cfg) -> None:
+        cfg.apparmor_profile = None  # the default: minicontainer-default, where AppArmor runs
+
+    return (lambda cfg: cfg.apparmor_profile in (None, "minicontainer-default")), remove, restore
+
+
 def _limits():
     from minicontainer.config import Resources
 
@@ -119,9 +129,13 @@ HARDENED_PIDS = 256
 
 
 def all_layers() -> list[Layer]:
-    """Every layer the matrix has a column for, in the order of the recipe."""
+    """Every layer the matrix has a column for, in the order of the recipe; AppArmor
+    only where the kernel runs it (elsewhere there is nothing to put back)."""
+    from minicontainer import apparmor
     from minicontainer.config import MASKED_PATHS, READONLY_PATHS
 
+    mac = [Layer("apparmor", "the minicontainer-default AppArmor profile", *_apparmor())
+           ] if apparmor.enabled() else []
     return [
         Layer("user ns", "a user namespace: container root is a nobody on the host",
               *_user_namespace()),
@@ -144,6 +158,7 @@ def all_layers() -> list[Layer]:
         Layer("capabilities", "Docker's 14 capabilities, no more", *_capabilities()),
         Layer("no_new_privs", "no privilege gained through execve",
               *_field("no_new_privileges", lambda: True, lambda: False)),
+        *mac,
         Layer("seccomp", "the default seccomp allowlist", *_seccomp()),
         Layer("devices", "the BPF device program",
               *_field("device_cgroup", lambda: True, lambda: False)),

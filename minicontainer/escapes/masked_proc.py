@@ -43,7 +43,8 @@ class MaskedProc(Escape):
     attacks = "the kernel-wide files of /proc (/proc/keys, /proc/timer_list, /proc/kcore)"
     incident = "moby#36368 (2018): /proc/keys masked; CVE-2018-10892: /proc/acpi"
     scenario: list[str] = []
-    weakening = ["--security-opt", "systempaths=unconfined", "--userns", "host"]
+    weakening = ["--security-opt", "systempaths=unconfined", "--userns", "host",
+                 "--security-opt", "apparmor=unconfined"]
     stopped_by = ["masked paths", "user ns"]
 
     def missing(self) -> str | None:

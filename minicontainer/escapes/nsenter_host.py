@@ -44,7 +44,8 @@ class NsenterHost(Escape):
     attacks = "setns(2) on /proc/PID/ns/mnt of a host process"
     incident = "nsenter -t 1 from --privileged --pid=host containers"
     weakening = ["--share", "pid", "--userns", "host",
-                 "--cap-add", "SYS_ADMIN", "--cap-add", "SYS_PTRACE"]
+                 "--cap-add", "SYS_ADMIN", "--cap-add", "SYS_PTRACE",
+                 "--security-opt", "apparmor=unconfined"]
     stopped_by = ["user ns", "pid ns", "capabilities"]
 
     def plant(self, attempt: Attempt) -> None:

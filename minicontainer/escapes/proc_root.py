@@ -39,7 +39,8 @@ class ProcRoot(Escape):
     title = "/proc/PID/root of a host process"
     attacks = "the host pid namespace (--share pid): /proc/PID/root"
     incident = "hostPID pods; docker run --pid=host"
-    weakening = ["--share", "pid", "--userns", "host", "--cap-add", "SYS_PTRACE"]
+    weakening = ["--share", "pid", "--userns", "host", "--cap-add", "SYS_PTRACE",
+                 "--security-opt", "apparmor=unconfined"]
     stopped_by = ["user ns", "pid ns", "capabilities"]
 
     def plant(self, attempt: Attempt) -> None:

@@ -49,7 +49,8 @@ class ProcSelfExe(Escape):
     title = "a host program through /proc/PID/exe"
     attacks = "/proc/PID/exe of a host process (--share pid, CAP_SYS_PTRACE)"
     incident = "CVE-2019-5736: runc overwritten through /proc/self/exe"
-    weakening = ["--share", "pid", "--userns", "host", "--cap-add", "SYS_PTRACE"]
+    weakening = ["--share", "pid", "--userns", "host", "--cap-add", "SYS_PTRACE",
+                 "--security-opt", "apparmor=unconfined"]
     stopped_by = ["pid ns", "user ns", "capabilities"]
 
     def missing(self) -> str | None:

@@ -53,7 +53,7 @@ class PropagationLeak(Escape):
     attacks = "shared mount propagation (--rootfs-propagation rshared) of a shared volume"
     incident = "CIS Docker 5.19; Kubernetes mountPropagation: Bidirectional"
     weakening = ["--rootfs-propagation", "rshared", "--userns", "host",
-                 "--cap-add", "SYS_ADMIN"]
+                 "--cap-add", "SYS_ADMIN", "--security-opt", "apparmor=unconfined"]
     stopped_by = ["propagation", "user ns", "capabilities"]
 
     def plant(self, attempt: Attempt) -> None:

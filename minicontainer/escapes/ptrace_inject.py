@@ -40,7 +40,8 @@ class PtraceInject(Escape):
     title = "ptrace a host process"
     attacks = "ptrace(2) of a host process (CAP_SYS_PTRACE, --share pid)"
     incident = "CAP_SYS_PTRACE + hostPID: process injection into host daemons"
-    weakening = ["--share", "pid", "--userns", "host", "--cap-add", "SYS_PTRACE"]
+    weakening = ["--share", "pid", "--userns", "host", "--cap-add", "SYS_PTRACE",
+                 "--security-opt", "apparmor=unconfined"]
     stopped_by = ["user ns", "pid ns", "capabilities"]
 
     def missing(self) -> str | None:

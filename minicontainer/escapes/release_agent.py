@@ -86,7 +86,8 @@ class ReleaseAgent(Escape):
     title = "cgroup v1 release_agent runs a container script on the host"
     attacks = "mounting cgroupfs v1 (CAP_SYS_ADMIN)"
     incident = "CVE-2022-0492"
-    weakening = ["--cap-add", "SYS_ADMIN", "--userns", "host", "--share", "cgroup"]
+    weakening = ["--cap-add", "SYS_ADMIN", "--userns", "host", "--share", "cgroup",
+                 "--security-opt", "apparmor=unconfined"]
     stopped_by = ["user ns", "cgroup ns", "capabilities"]
     host_changes = True
     timeout = 60.0

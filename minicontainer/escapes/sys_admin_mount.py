@@ -40,7 +40,8 @@ class SysAdminMount(Escape):
     title = "mount a given disk with CAP_SYS_ADMIN"
     attacks = "mount(2) with CAP_SYS_ADMIN of a device the container was given"
     incident = "CIS Docker 5.3: --cap-add SYS_ADMIN, 'the new root'"
-    weakening = ["--cap-add", "SYS_ADMIN", "--userns", "host"]
+    weakening = ["--cap-add", "SYS_ADMIN", "--userns", "host",
+                 "--security-opt", "apparmor=unconfined"]
     stopped_by = ["user ns", "capabilities"]
 
     def missing(self) -> str | None:

@@ -66,7 +66,8 @@ class SysrqTrigger(Escape):
     title = "the magic SysRq key through /proc/sysrq-trigger"
     attacks = "a writable /proc/sysrq-trigger"
     incident = "--privileged: echo b > /proc/sysrq-trigger reboots the host"
-    weakening = ["--security-opt", "systempaths=unconfined", "--userns", "host"]
+    weakening = ["--security-opt", "systempaths=unconfined", "--userns", "host",
+                 "--security-opt", "apparmor=unconfined"]
     stopped_by = ["read-only paths", "user ns"]
     host_changes = True
     timeout = 60.0

@@ -149,5 +149,6 @@ def test_cli_run_default_and_weakened():
     escaped = json.loads(mc("escape", "run", "proc-self-exe", "--weakened", "--json",
                             check=True).stdout)
     assert escaped["verdict"] == ESCAPED
-    assert escaped["flags"] == ["--share", "pid", "--userns", "host", "--cap-add", "SYS_PTRACE"]
+    assert escaped["flags"] == ["--share", "pid", "--userns", "host", "--cap-add", "SYS_PTRACE",
+                                "--security-opt", "apparmor=unconfined"]
     assert "open /proc/" in escaped["evidence"]

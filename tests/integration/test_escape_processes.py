@@ -107,5 +107,6 @@ def test_cli_run_default_and_weakened():
                             check=True).stdout)
     assert escaped["verdict"] == ESCAPED
     assert escaped["flags"] == ["--share", "pid", "--userns", "host",
-                                "--cap-add", "SYS_ADMIN", "--cap-add", "SYS_PTRACE"]
+                                "--cap-add", "SYS_ADMIN", "--cap-add", "SYS_PTRACE",
+                                "--security-opt", "apparmor=unconfined"]
     assert "in the decoy's mount namespace" in escaped["evidence"]

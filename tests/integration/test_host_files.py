@@ -242,3 +242,16 @@ def test_other_host_users_cannot_list_or_enter_the_rootfs_and_containers_dirs():
 def test_twin_the_container_still_reaches_the_default_rootfs_and_its_layer():
     out = sh("-u", "1000", script="id -u; ls /bin/busybox; echo x > /tmp/x && cat /tmp/x")
     assert out.split() == ["1000", "/bin/busybox", "x"]
+
+
+def test_the_probe_run_on_a_host_leaves_its_mount_propagation_alone():
+    """mc-probe tries mount(2) in a child, and a child shares the mount namespace: on a
+    host whose / is shared (systemd's) a propagation change there would be the host's.
+    Here a throwaway mount namespace with a shared / plays that host."""
+    probe = os.path.join(rootfs.default_rootfs(), rootfs.PROBE_PATH)
+    script = (f"mount --make-rshared / && {probe} --json > /dev/null && "
+              "findmnt --noheadings --output PROPAGATION /")
+    result = subprocess.run(["unshare", "--mount", "--propagation", "unchanged", "sh", "-c",
+                             script], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "shared"

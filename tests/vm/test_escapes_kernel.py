@@ -121,7 +121,8 @@ def test_cli_runs_the_weakened_attempt_only_when_host_changes_are_allowed():
                  timeout=120)
     assert escaped.returncode == 0, escaped.stderr
     assert escaped.stdout.startswith("sysrq-trigger against --security-opt "
-                                     "systempaths=unconfined --userns host: ESCAPED")
+                                     "systempaths=unconfined --userns host --security-opt "
+                                     "apparmor=unconfined: ESCAPED")
     blocked = mc("escape", "run", "sysrq-trigger", timeout=120)
     assert "against the hardened default: BLOCKED" in blocked.stdout
 
