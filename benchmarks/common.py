@@ -100,6 +100,30 @@ def milliseconds(values: list[float]) -> float:
     return statistics.median(values) * 1000
 
 
+def summary(times: dict[str, list[float]], runs: int) -> dict:
+    """Each command's median (and fastest) time, and minicontainer's pairwise ratio to
+    each of the others."""
+    mine = times["minicontainer"]
+    return {
+        "runs": runs,
+        "median_ms": {name: milliseconds(values) for name, values in times.items()},
+        "min_ms": {name: min(values) * 1000 for name, values in times.items()},
+        "ratio": {name: ratio(mine, values) for name, values in times.items()
+                  if name != "minicontainer"},
+    }
+
+
+def table(title: str, result: dict) -> list[str]:
+    """The medians of a :func:`summary` beside runc's, then the pairwise ratios."""
+    lines = [f"{title:28} {'median':>9} {'vs runc':>8}"]
+    runc = result["median_ms"]["runc"]
+    for name, median in result["median_ms"].items():
+        lines.append(f"  {name:26} {median:7.1f}ms {median / runc:7.2f}x")
+    for name, value in result["ratio"].items():
+        lines.append(f"  minicontainer / {name}: {value:.2f}x (median of pairwise ratios)")
+    return lines
+
+
 def pss_kib(pid: int) -> int:
     """The proportional set size of a process, in KiB (shared pages divided among the
     processes that map them)."""

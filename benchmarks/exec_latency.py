@@ -46,21 +46,11 @@ def running_containers(workdir: str):
 def measure(runs: int, warmup: int) -> dict:
     with tempfile.TemporaryDirectory() as workdir, running_containers(workdir) as commands:
         times = common.alternate(commands, runs, warmup)
-    mine = times["minicontainer"]
-    return {
-        "runs": runs,
-        "median_ms": {name: common.milliseconds(values) for name, values in times.items()},
-        "ratio": {name: common.ratio(mine, values) for name, values in times.items()
-                  if name != "minicontainer"},
-    }
+    return common.summary(times, runs)
 
 
 def report(result: dict) -> list[str]:
-    lines = [f"{'exec /bin/true':28} {'median':>9} {'vs runc':>8}"]
-    runc = result["median_ms"]["runc"]
-    for name, median in result["median_ms"].items():
-        lines.append(f"  {name:26} {median:7.1f}ms {median / runc:7.2f}x")
-    return lines
+    return common.table("exec /bin/true", result)
 
 
 def main() -> int:

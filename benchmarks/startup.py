@@ -38,24 +38,11 @@ def measure(runs: int, warmup: int) -> dict:
     """Median start-up of each, and minicontainer's ratio to each other."""
     with tempfile.TemporaryDirectory() as workdir:
         times = common.alternate(commands(workdir), runs, warmup)
-    mine = times["minicontainer"]
-    return {
-        "runs": runs,
-        "median_ms": {name: common.milliseconds(values) for name, values in times.items()},
-        "min_ms": {name: min(values) * 1000 for name, values in times.items()},
-        "ratio": {name: common.ratio(mine, values) for name, values in times.items()
-                  if name != "minicontainer"},
-    }
+    return common.summary(times, runs)
 
 
 def report(result: dict) -> list[str]:
-    lines = [f"{'start-up: run /bin/true':28} {'median':>9} {'vs runc':>8}"]
-    runc = result["median_ms"]["runc"]
-    for name, median in result["median_ms"].items():
-        lines.append(f"  {name:26} {median:7.1f}ms {median / runc:7.2f}x")
-    for name, value in result["ratio"].items():
-        lines.append(f"  minicontainer / {name}: {value:.2f}x (median of pairwise ratios)")
-    return lines
+    return common.table("start-up: run /bin/true", result)
 
 
 def main() -> int:

@@ -68,6 +68,16 @@ class Attempt:
         """A path inside this attempt's private host directory."""
         return os.path.join(self.workdir, name)
 
+    def clean_up(self) -> None:
+        """Put the host back as it was (the escape's ``restore``), then remove the
+        attempt's private directory, even if the restore failed."""
+        from minicontainer.state import remove_tree
+
+        try:
+            self.escape.restore(self)
+        finally:
+            remove_tree(self.workdir)
+
 
 def _owner_prefix(pid: int | None = None) -> str:
     """``mc-escape-PID.START-``: which process made an attempt's directory, so that a

@@ -143,7 +143,7 @@ def _start(escape: Escape, runtime: list[str], rootfs: str, preexec_fn) -> _Job 
         escape.plant(attempt)
         handed_in = _handed_in(attempt)
         if handed_in:
-            _cleanup(attempt)
+            attempt.clean_up()
             return Outcome(SKIP, f"its host side hands in {handed_in}, which only "
                            "minicontainer's own flags can")
         process = subprocess.Popen(command_for(runtime, rootfs, escape, attempt),
@@ -151,7 +151,7 @@ def _start(escape: Escape, runtime: list[str], rootfs: str, preexec_fn) -> _Job 
                                    stderr=subprocess.STDOUT, pass_fds=attempt.pass_fds,
                                    start_new_session=True, preexec_fn=preexec_fn)
     except BaseException as e:
-        _cleanup(attempt)
+        attempt.clean_up()
         if isinstance(e, Exception):
             return Outcome(ERROR, f"host setup: {e}")
         raise
@@ -223,13 +223,4 @@ def _finish(job: _Job) -> Outcome:
             return Outcome(ESCAPED, attempt.escape.evidence(attempt))
         return Outcome(BLOCKED, attempt.escape.evidence(attempt))
     finally:
-        _cleanup(attempt)
-
-
-def _cleanup(attempt: Attempt) -> None:
-    from minicontainer.state import remove_tree
-
-    try:
-        attempt.escape.restore(attempt)
-    finally:
-        remove_tree(attempt.workdir)
+        attempt.clean_up()

@@ -158,7 +158,7 @@ def _start(escape: Escape, config) -> _Running | Outcome:
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
     except BaseException as e:
-        _cleanup(attempt)
+        attempt.clean_up()
         if isinstance(e, Exception):
             return Outcome(ERROR, f"host setup: {e}")
         raise
@@ -243,16 +243,7 @@ def _finish(job: _Running) -> Outcome:
             return Outcome(ESCAPED, attempt.escape.evidence(attempt))
         return Outcome(BLOCKED, attempt.escape.evidence(attempt))
     finally:
-        _cleanup(attempt)
-
-
-def _cleanup(attempt: Attempt) -> None:
-    from minicontainer.state import remove_tree
-
-    try:
-        attempt.escape.restore(attempt)
-    finally:
-        remove_tree(attempt.workdir)
+        attempt.clean_up()
 
 
 def _remove_leftovers(container_id: str) -> None:
