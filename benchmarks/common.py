@@ -28,12 +28,26 @@ TOOLS = ("runc", "crun", "bwrap", "unshare")
 
 
 def require_root_and_tools() -> None:
-    """Exit with one line unless this runs as root with every runtime installed."""
+    """Exit with one line unless this runs as root with every runtime installed; then
+    compile minicontainer's bytecode (:func:`compile_bytecode`)."""
     if os.geteuid() != 0:
         sys.exit("bench: run as root (the runtimes need it)")
     for tool in TOOLS:
         if shutil.which(tool) is None:
             sys.exit(f"bench: {tool} is missing (scripts/bootstrap installs it)")
+    compile_bytecode()
+
+
+def compile_bytecode() -> None:
+    """Bring every ``.pyc`` of the package up to date, as an installed package has them.
+
+    In a checkout being edited a stale ``.pyc`` is compiled again on each start, and
+    with ``PYTHONDONTWRITEBYTECODE`` set it stays stale: every run would then time
+    the compiler (about 30 ms for cli.py alone) rather than the runtime.
+    """
+    package = os.path.join(REPO, "minicontainer")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", package], check=True,
+                   stdout=subprocess.DEVNULL)
 
 
 def enter_private_mount_namespace() -> None:

@@ -34,6 +34,9 @@
 #ifndef MOVE_MOUNT_F_EMPTY_PATH
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 #endif
+#ifndef MOVE_MOUNT_T_EMPTY_PATH
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
 #ifndef MOUNT_ATTR_RDONLY
 #define MOUNT_ATTR_RDONLY 0x00000001
 #endif
@@ -148,6 +151,14 @@ int mc_open_tree_clone(const char *path, int recursive)
 int mc_move_mount(int from_fd, const char *to_path)
 {
     return syscall(SYS_move_mount, from_fd, "", AT_FDCWD, to_path, MOVE_MOUNT_F_EMPTY_PATH);
+}
+
+/* The same onto the file or directory open at to_fd (an O_PATH fd found with
+ * openat2 RESOLVE_IN_ROOT): no path is looked up again. */
+int mc_move_mount_to_fd(int from_fd, int to_fd)
+{
+    return syscall(SYS_move_mount, from_fd, "", to_fd, "",
+                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 }
 
 int mc_sethostname(const char *name, size_t len)

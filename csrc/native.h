@@ -14,6 +14,7 @@ int mc_umount2(const char *target, int flags);
 int mc_mount_setattr_rdonly(const char *path, int recursive);
 int mc_open_tree_clone(const char *path, int recursive);
 int mc_move_mount(int from_fd, const char *to_path);
+int mc_move_mount_to_fd(int from_fd, int to_fd);
 int mc_sethostname(const char *name, size_t len);
 int mc_close_range(unsigned int first, unsigned int last, unsigned int flags);
 int mc_set_ambient(int op, unsigned long cap);

@@ -504,7 +504,7 @@ def live_facts(state: dict) -> Facts:
                      f"host uid {root_host})")
 
     volumes = []
-    destinations = {m.destination for m in cfg.mounts}
+    destinations = {m.destination for m in cfg.mounts if m.type == "bind"}
     for entry in mounts:
         if entry.mountpoint not in destinations and _runtime_mount(entry.mountpoint):
             continue
@@ -724,7 +724,8 @@ def config_facts(cfg: Config) -> Facts:
     volumes = [Volume(os.path.normpath(m.source), m.destination, not m.readonly,
                       _is_socket(m.source, follow=True),
                       f"mounts: {m.source} -> {m.destination} "
-                      f"({'ro' if m.readonly else 'rw'})") for m in cfg.mounts]
+                      f"({'ro' if m.readonly else 'rw'})") for m in cfg.mounts
+               if m.type == "bind"]
     res = cfg.resources
     unmasked = [p for p in MASKED_PATHS if os.path.exists(p) and p not in cfg.masked_paths]
     writable = [p for p in READONLY_PATHS if os.path.exists(p) and p not in cfg.readonly_paths]

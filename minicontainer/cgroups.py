@@ -131,18 +131,29 @@ class Cgroup:
         self.path = path
 
     @classmethod
-    def create(cls, hierarchy: Hierarchy, name: str, files: dict[str, str]) -> Cgroup:
+    def create(cls, hierarchy: Hierarchy, name: str, files: dict[str, str],
+               path: str | None = None) -> Cgroup:
         """Make ``<mount>/minicontainer/<name>`` with the controllers ``files`` need,
-        and write the files.  Raises :class:`CgroupError` if a controller is missing."""
+        and write the files.  Raises :class:`CgroupError` if a controller is missing.
+
+        ``path`` (a config.json's ``linux.cgroupsPath``) puts it elsewhere: absolute
+        from the root of the hierarchy, or relative to ``minicontainer/``; the
+        cgroups above it are made as needed (and left, as runc leaves them).
+        """
         needed = controllers_for(files)
         missing = sorted(needed - hierarchy.controllers)
         if missing:
             raise CgroupError(errno.EOPNOTSUPP, hierarchy.describe_missing(missing[0]))
-        base = os.path.join(hierarchy.mountpoint, BASE)
-        os.makedirs(base, exist_ok=True)
-        for parent in (hierarchy.mountpoint, base):
+        relative = path.strip("/") if path and path.startswith("/") else \
+            os.path.join(BASE, path or name)
+        parts = relative.split("/")
+        parent = hierarchy.mountpoint
+        _enable(parent, needed)
+        for part in parts[:-1]:
+            parent = os.path.join(parent, part)
+            os.makedirs(parent, exist_ok=True)
             _enable(parent, needed)
-        cgroup = cls(os.path.join(base, name))
+        cgroup = cls(os.path.join(parent, parts[-1]))
         os.mkdir(cgroup.path)
         try:
             for filename, value in files.items():

@@ -32,10 +32,14 @@ DEFAULT_CAPABILITIES = frozenset({
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MAX_HOSTNAME = 64
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
-_HOSTNAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Patterns as text: re compiles (and caches) each on its first use, so that the
+# ones a start never needs cost it nothing.
+_HOSTNAME = rf"{_LABEL}(\.{_LABEL})*"
+_ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 MAX_ID = 0xFFFFFFFE
 MAX_PRESERVED_FDS = 1024
+# What a config.json's linux.seccomp holds for minicontainer's built-in profile.
+DEFAULT_SECCOMP = {"profile": "minicontainer default"}
 
 
 class ConfigError(ValueError):
@@ -52,27 +56,72 @@ class ConfigError(ValueError):
 
 
 class Mount:
-    """A bind mount of a host path into the container (an OCI ``mounts`` entry)."""
+    """A mount in the container, an OCI ``mounts`` entry: a bind of a host path (``-v``,
+    type ``bind``) or a filesystem of its own (``proc``, ``sysfs``, ``tmpfs``, ``devpts``,
+    ``mqueue``, ``cgroup``).
 
-    __slots__ = ("source", "destination", "readonly")
+    ``options`` are the entry's other options, in order: mount flags (``nosuid``,
+    ``noexec``, ``nodev``, ``relatime`` ...), a propagation (``rprivate`` ...), or a
+    filesystem's own data (``mode=755``, ``size=65536k``, ``newinstance``); ``ro``
+    and ``rbind`` live in ``readonly`` and ``recursive``.
+    """
 
-    def __init__(self, source: str, destination: str, readonly: bool = False) -> None:
+    __slots__ = ("source", "destination", "readonly", "type", "options", "recursive")
+
+    def __init__(self, source: str, destination: str, readonly: bool = False, *,
+                 type: str = "bind", options: list[str] | tuple[str, ...] = (),
+                 recursive: bool = True) -> None:
         self.source = source
         self.destination = destination
         self.readonly = readonly
+        self.type = type
+        self.options = list(options)
+        self.recursive = recursive
 
     def __repr__(self) -> str:
-        return f"Mount({self.source!r}, {self.destination!r}, readonly={self.readonly})"
+        extra = "" if self.type == "bind" else f", type={self.type!r}, options={self.options!r}"
+        return f"Mount({self.source!r}, {self.destination!r}, readonly={self.readonly}{extra})"
 
     def to_oci(self) -> dict[str, object]:
-        """This bind mount as an OCI ``mounts`` entry."""
-        options = ["rbind", "ro" if self.readonly else "rw"]
+        """This mount as an OCI ``mounts`` entry."""
+        if self.type == "bind":
+            first = ["rbind" if self.recursive else "bind"]
+        else:
+            first = []
+        access = ["ro"] if self.readonly else ["rw"] if self.type == "bind" else []
         return {
             "destination": self.destination,
-            "type": "bind",
+            "type": self.type,
             "source": self.source,
-            "options": options,
+            "options": [*first, *self.options, *access],
         }
+
+    @classmethod
+    def from_oci(cls, doc: dict, field: str) -> Mount:
+        """An OCI ``mounts`` entry; ``field`` (``mounts[3]``) names it in errors."""
+        options = list(doc.get("options") or [])
+        kind = doc.get("type") or ("bind" if {"bind", "rbind"} & set(options) else None)
+        if kind is None:
+            raise ConfigError(f"{field}.type", None, "is missing (and the options say no bind)")
+        if kind == "cgroup2":
+            kind = "cgroup"
+        if kind not in MOUNT_TYPES:
+            raise ConfigError(f"{field}.type", kind,
+                              f"is not one of {', '.join(MOUNT_TYPES)}")
+        readonly = False
+        recursive = kind == "bind" and "rbind" in options
+        rest = []
+        for option in options:
+            if option in ("ro", "rw"):
+                readonly = option == "ro"
+            elif option not in ("bind", "rbind"):
+                if kind == "bind" and option not in BIND_OPTIONS:
+                    raise ConfigError(f"{field}.options", option,
+                                      "is not an option a bind mount takes here")
+                rest.append(option)
+        source = doc.get("source") or kind
+        return cls(source, doc["destination"], readonly, type=kind, options=rest,
+                   recursive=recursive)
 
     @classmethod
     def parse(cls, spec: str) -> Mount:
@@ -85,12 +134,43 @@ class Mount:
         return cls(parts[0], parts[1], readonly=len(parts) == 3 and parts[2] == "ro")
 
 
+_SHOWN_BY = {"proc": Namespace.PID, "sysfs": Namespace.NET, "mqueue": Namespace.IPC,
+             "cgroup": Namespace.CGROUP}
+MOUNT_TYPES = ("bind", "proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup")
+# What a bind's mount_setattr can set, and the propagations; mount(2) takes more, but a
+# bind copies the host's flags and these are the ones that matter for it.
+BIND_OPTIONS = frozenset({"nosuid", "nodev", "noexec", "relatime", "noatime", "strictatime",
+                          "nodiratime", "suid", "dev", "exec", "private", "rprivate", "slave",
+                          "rslave", "shared", "rshared"})
+
+
+def standard_mounts(sys_readonly: bool = True, own_ipc: bool = True) -> list[Mount]:
+    """The filesystems every container gets, as runc's ``spec`` lists them: /proc, a
+    tmpfs /dev with devpts, shm and mqueue, /sys and the cgroup2 tree (read-only
+    unless ``sys_readonly`` is off, as with ``--privileged``).  mqueue only with an
+    IPC namespace of its own: its message queues are that namespace's."""
+    ro = sys_readonly
+    secure = ["nosuid", "noexec", "nodev"]
+    found = [
+        Mount("proc", "/proc", type="proc", options=secure),
+        Mount("tmpfs", "/dev", type="tmpfs", options=["nosuid", "strictatime", "mode=755",
+                                                      "size=65536k"]),
+        Mount("devpts", "/dev/pts", type="devpts",
+              options=["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
+        Mount("shm", "/dev/shm", type="tmpfs", options=[*secure, "mode=1777", "size=65536k"]),
+        Mount("mqueue", "/dev/mqueue", type="mqueue", options=secure),
+        Mount("sysfs", "/sys", ro, type="sysfs", options=secure),
+        Mount("cgroup", "/sys/fs/cgroup", ro, type="cgroup", options=[*secure, "relatime"]),
+    ]
+    return [m for m in found if own_ipc or m.type != "mqueue"]
+
+
 _SIZE_SUFFIXES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 CPU_PERIOD = 100_000
 # Written out as [0-9], not \d or int() alone: int() also takes ' 7 ', '1_000' and '٣'.
-_INTEGER = re.compile(r"[0-9]+")
-_DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
-_SIZE = re.compile(r"([0-9]+)([kmgt]?)b?", re.IGNORECASE)
+_INTEGER = r"[0-9]+"
+_DECIMAL = r"[0-9]+(\.[0-9]*)?|\.[0-9]+"
+_SIZE = r"(?i)([0-9]+)([kmgt]?)b?"
 MAX_SIZE = 2**63 - 1  # what the kernel's cgroup files take
 MAX_DURATION = 365 * 24 * 3600
 
@@ -98,7 +178,7 @@ MAX_DURATION = 365 * 24 * 3600
 def parse_int(field: str, text: str, low: int = 0, high: int | None = None) -> int:
     """A whole number of ASCII digits from ``low`` to ``high``; anything else (spaces,
     signs, underscores, other scripts' digits) is a :class:`ConfigError` naming ``field``."""
-    if not isinstance(text, str) or not _INTEGER.fullmatch(text):
+    if not isinstance(text, str) or not re.fullmatch(_INTEGER, text):
         raise ConfigError(field, text, "is not a whole number (digits 0-9 only)")
     value = int(text)
     if value < low or (high is not None and value > high):
@@ -110,7 +190,7 @@ def parse_int(field: str, text: str, low: int = 0, high: int | None = None) -> i
 def parse_decimal(field: str, text: str, low: float, high: float) -> float:
     """A decimal number such as ``0.5`` or ``2``, from ``low`` to ``high``: no exponent,
     no ``nan`` or ``inf``, no spaces."""
-    if not isinstance(text, str) or not _DECIMAL.fullmatch(text):
+    if not isinstance(text, str) or not re.fullmatch(_DECIMAL, text):
         raise ConfigError(field, text, "is not a decimal number (such as 2 or 0.5)")
     value = float(text)
     if not low <= value <= high:
@@ -126,7 +206,7 @@ def parse_duration(field: str, text: str) -> float:
 def parse_size(field: str, text: str, high: int = MAX_SIZE, what: str = "") -> int:
     """``64m``, ``1g``, ``512k``, ``1048576`` -> bytes; more than 0, at most ``high``
     (``what`` says where that bound comes from)."""
-    match = _SIZE.fullmatch(text) if isinstance(text, str) else None
+    match = re.fullmatch(_SIZE, text) if isinstance(text, str) else None
     if match is None:
         raise ConfigError(field, text, "is not a size (digits 0-9 with an optional k, m, g "
                           "or t)")
@@ -160,7 +240,7 @@ def _parse_cpuset(field: str, text: str) -> str:
     cpus = set()
     for part in text.split(","):
         first, sep, last = part.partition("-")
-        if not _INTEGER.fullmatch(first) or sep and not _INTEGER.fullmatch(last):
+        if not re.fullmatch(_INTEGER, first) or sep and not re.fullmatch(_INTEGER, last):
             raise ConfigError(field, text, "is not a CPU list such as 0-1,3")
         low, high = int(first), int(last) if sep else int(first)
         if low > high:
@@ -176,7 +256,7 @@ def _parse_cpuset(field: str, text: str) -> str:
 def _device_number(field: str, device: str) -> str:
     """``/dev/sda`` or ``8:0`` -> ``8:0``, the form io.max takes; a block device only."""
     major, sep, minor = device.partition(":")
-    if sep and _INTEGER.fullmatch(major) and _INTEGER.fullmatch(minor):
+    if sep and re.fullmatch(_INTEGER, major) and re.fullmatch(_INTEGER, minor):
         if not os.path.exists(f"/sys/dev/block/{device}"):
             raise ConfigError(field, device, "is not a block device of this machine")
         return device
@@ -328,7 +408,9 @@ class Resources:
             memory_high=int(unified["memory.high"]) if "memory.high" in unified else None,
             cpu_quota=cpu.get("quota"), cpu_period=cpu.get("period") or CPU_PERIOD,
             cpu_weight=int(unified["cpu.weight"]) if "cpu.weight" in unified else None,
-            pids=doc.get("pids", {}).get("limit"), cpuset_cpus=cpu.get("cpus"),
+            # runc's reading: 0 (podman's --pids-limit 0) and -1 are no limit
+            pids=pids if (pids := doc.get("pids", {}).get("limit")) not in (0, -1) else None,
+            cpuset_cpus=cpu.get("cpus"),
             io_read_bps=devices("throttleReadBpsDevice"),
             io_write_bps=devices("throttleWriteBpsDevice"),
             devices=[DeviceRule.from_oci(rule) for rule in doc.get("devices", [])],
@@ -395,6 +477,26 @@ class Config:
         ``"unconfined"`` for none; None means the default, ``minicontainer-default``
         where the kernel runs AppArmor and none where it does not (the runtime
         settles it at start, see :mod:`minicontainer.apparmor`).
+    ``standard_mounts``
+        whether the container gets :func:`standard_mounts` (/proc, /dev, /sys ...)
+        before ``mounts``; a ``config.json`` lists them in ``mounts`` itself, as
+        runc expects, so a bundle's config has this off.
+    ``umask``, ``additional_gids``, ``rlimits``, ``oom_score_adj``
+        ``process.user.umask`` (None: 0022), ``process.user.additionalGids``,
+        ``process.rlimits`` (``(name, soft, hard)``, e.g. ``("RLIMIT_NOFILE", 1024,
+        1024)``; a limit not listed is inherited from the runtime) and
+        ``process.oomScoreAdj``.
+    ``sysctl``
+        ``linux.sysctl``: kernel settings written for the container; only those
+        that belong to a namespace it has of its own (see :func:`check_sysctl`).
+    ``cgroups_path``
+        ``linux.cgroupsPath``: where its cgroup is, absolute from the cgroup2 root
+        or relative to ``minicontainer/``; None is ``minicontainer/ID``.
+    ``hooks``
+        the ``hooks`` of a ``config.json`` (:mod:`minicontainer.hooks`), by phase.
+    ``console_size``
+        ``process.consoleSize`` as ``(rows, columns)``: the size the pty starts
+        with; None copies the caller's terminal (``run -t``) or leaves it 0x0.
     ``preserve_fds``
         runc's ``--preserve-fds N``: the caller's fds 3 to 3+N-1 (inheritable) reach
         the command, the fd hygiene step closes only those above.  Not part of
@@ -440,6 +542,15 @@ class Config:
         close_fds: bool = True,
         new_session: bool = True,
         apparmor_profile: str | None = None,
+        standard_mounts: bool = True,
+        umask: int | None = None,
+        additional_gids: list[int] | None = None,
+        rlimits: list[tuple[str, int, int]] | None = None,
+        oom_score_adj: int | None = None,
+        sysctl: dict[str, str] | None = None,
+        cgroups_path: str | None = None,
+        hooks: dict | None = None,
+        console_size: tuple[int, int] | None = None,
         preserve_fds: int = 0,
     ) -> None:
         self.args = list(args)
@@ -487,13 +598,41 @@ class Config:
         self.close_fds = close_fds
         self.new_session = new_session
         self.apparmor_profile = apparmor_profile
+        self.standard_mounts = standard_mounts
+        self.umask = umask
+        self.additional_gids = list(additional_gids or [])
+        self.rlimits = list(rlimits or [])
+        self.oom_score_adj = oom_score_adj
+        self.sysctl = dict(sysctl or {})
+        self.cgroups_path = cgroups_path
+        self.hooks = dict(hooks or {})
+        self.console_size = console_size
         self.preserve_fds = preserve_fds
+
+    def all_mounts(self) -> list[Mount]:
+        """Every mount of the container, in the order the init makes them."""
+        standard = standard_mounts(self.sys_readonly, self.may_mount_own(Namespace.IPC)) \
+            if self.standard_mounts else []
+        return standard + self.mounts
 
     def may_mount_own(self, namespace: Namespace) -> bool:
         """Whether a fresh filesystem of ``namespace`` can be mounted (procfs for pid,
         sysfs for net, mqueue for ipc, cgroup2 for cgroup): the container has a
         namespace of its own, or no user namespace stands between it and the host's."""
         return bool(self.namespaces & namespace) or not self.user_namespace
+
+    def may_mount(self, filesystem: str) -> bool:
+        """``may_mount_own`` for the namespace a mount type shows: proc the pid
+        namespace, sysfs the network one, mqueue the IPC one, cgroup the cgroup one."""
+        shown = _SHOWN_BY.get(filesystem)
+        return shown is None or self.may_mount_own(shown)
+
+    @property
+    def fresh_dev(self) -> bool:
+        """Whether /dev is a tmpfs made for the container, which the init fills with
+        the harmless devices (not a bind of a host directory)."""
+        return any(m.type == "tmpfs" and os.path.normpath(m.destination) == "/dev"
+                   for m in self.all_mounts())
 
     @property
     def user_namespace(self) -> bool:
@@ -530,7 +669,7 @@ class Config:
             raise ConfigError("args", self.args, "is empty: give a command to run")
         for entry in self.env:
             name, sep, _ = entry.partition("=")
-            if not sep or not _ENV_NAME.fullmatch(name) or "\0" in entry:
+            if not sep or not re.fullmatch(_ENV_NAME, name) or "\0" in entry:
                 raise ConfigError("env", entry, "is not NAME=VALUE")
         if not self.cwd.startswith("/"):
             raise ConfigError("cwd", self.cwd, "is not an absolute path")
@@ -539,6 +678,25 @@ class Config:
             raise ConfigError("preserve_fds", self.preserve_fds,
                               f"is not a number of fds from 0 to {MAX_PRESERVED_FDS}")
         self._check_ids()
+        self._check_process_limits()
+
+    def _check_process_limits(self) -> None:
+        if self.umask is not None and not _is_int(self.umask, 0, 0o777):
+            raise ConfigError("umask", self.umask, "is not a mode from 0 to 0o777")
+        seen = set()
+        for name, soft, hard in self.rlimits:
+            if name not in RLIMITS:
+                raise ConfigError("rlimits", name, "is not a resource limit (RLIMIT_NOFILE ...)")
+            if name in seen:
+                raise ConfigError("rlimits", name, "is given twice")
+            seen.add(name)
+            if not (_is_int(soft, 0, RLIM_INFINITY) and _is_int(hard, 0, RLIM_INFINITY)):
+                raise ConfigError("rlimits", name, f"has a limit outside 0..{RLIM_INFINITY}")
+            if soft > hard:
+                raise ConfigError("rlimits", name, f"has soft {soft} above hard {hard}")
+        if self.oom_score_adj is not None and not _is_int(self.oom_score_adj, -1000, 1000):
+            raise ConfigError("oom_score_adj", self.oom_score_adj,
+                              "is not a number from -1000 to 1000")
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for the first field that cannot work."""
@@ -565,6 +723,10 @@ class Config:
             if m.destination.startswith("/") and os.path.normpath(m.destination) in ("/", "//"):
                 raise ConfigError("volume", f"{m.source}:{m.destination}",
                                   "would cover the container's whole root: mount it below /")
+            if m.type != "bind":
+                if not m.destination.startswith("/"):
+                    raise ConfigError("mounts", m.destination, "is not an absolute path")
+                continue
             if not os.path.exists(m.source):
                 raise ConfigError("volume", m.source, "does not exist on the host")
             if not m.destination.startswith("/"):
@@ -572,6 +734,10 @@ class Config:
         for node in self.devices:
             if not node.path.startswith("/") or node.kind not in ("b", "c"):
                 raise ConfigError("devices", node, "needs an absolute path and type b or c")
+        for key, value in self.sysctl.items():
+            check_sysctl(self, key, value)
+        if self.cgroups_path is not None:
+            check_cgroups_path(self.cgroups_path)
         self._check_switches()
 
     def _check_switches(self) -> None:
@@ -652,7 +818,7 @@ class Config:
             "readonlyPaths": self.readonly_paths,
         }
         if self.seccomp:
-            linux["seccomp"] = self.seccomp_profile or {"profile": "minicontainer default"}
+            linux["seccomp"] = self.seccomp_profile or DEFAULT_SECCOMP
         if self.resources:
             linux["resources"] = self.resources.to_oci()
         if not self.device_cgroup:
@@ -664,23 +830,21 @@ class Config:
         if self.user_namespace:
             linux["uidMappings"] = [m.to_oci() for m in self.uid_mappings]
             linux["gidMappings"] = [m.to_oci() for m in self.gid_mappings]
+        if self.sysctl:
+            linux["sysctl"] = self.sysctl
+        if self.cgroups_path is not None:
+            linux["cgroupsPath"] = self.cgroups_path
         doc: dict[str, object] = {
             "ociVersion": "1.0.2",
-            "process": {
-                "terminal": self.terminal,
-                "user": {"uid": self.uid, "gid": self.gid},
-                "args": self.args,
-                "env": self.environment(),
-                "cwd": self.cwd,
-                "capabilities": self._oci_capabilities(),
-                "noNewPrivileges": self.no_new_privileges,
-                **({"apparmorProfile": self.apparmor_profile}
-                   if self.apparmor_profile is not None else {}),
-            },
+            "process": self.process_to_oci(),
             "root": {"path": self.rootfs, "readonly": self.readonly},
-            "mounts": [m.to_oci() for m in self.mounts],
+            "mounts": [m.to_oci() for m in self.all_mounts()],
             "linux": linux,
         }
+        if any(self.hooks.values()):
+            from minicontainer import hooks
+
+            doc["hooks"] = hooks.to_oci(self.hooks)
         if self.hostname is not None:
             doc["hostname"] = self.hostname
         if self.rootfs_propagation != "rprivate":
@@ -691,6 +855,34 @@ class Config:
         if annotations:
             doc["annotations"] = annotations
         return doc
+
+    def process_to_oci(self) -> dict[str, object]:
+        """The ``process`` object of this config (what ``exec --process`` also takes)."""
+        user: dict[str, object] = {"uid": self.uid, "gid": self.gid}
+        if self.umask is not None:
+            user["umask"] = self.umask
+        if self.additional_gids:
+            user["additionalGids"] = self.additional_gids
+        process: dict[str, object] = {
+            "terminal": self.terminal,
+            "user": user,
+            "args": self.args,
+            "env": self.environment(),
+            "cwd": self.cwd,
+            "capabilities": self._oci_capabilities(),
+            "noNewPrivileges": self.no_new_privileges,
+        }
+        if self.console_size is not None:
+            process["consoleSize"] = {"height": self.console_size[0],
+                                      "width": self.console_size[1]}
+        if self.rlimits:
+            process["rlimits"] = [{"type": name, "soft": soft, "hard": hard}
+                                  for name, soft, hard in self.rlimits]
+        if self.oom_score_adj is not None:
+            process["oomScoreAdj"] = self.oom_score_adj
+        if self.apparmor_profile is not None:
+            process["apparmorProfile"] = self.apparmor_profile
+        return process
 
     def _oci_capabilities(self) -> dict[str, list[str]]:
         bounding = sorted(self.capabilities)
@@ -725,20 +917,30 @@ class Config:
                 namespaces |= _OCI_NAMESPACE_BY_TYPE[kind]
         caps = process.get("capabilities")
         seccomp = linux.get("seccomp")
+        if seccomp is not None and "defaultAction" not in seccomp and seccomp != DEFAULT_SECCOMP:
+            raise ConfigError("linux.seccomp", seccomp, "has no defaultAction (for the built-in "
+                              f"profile, write {DEFAULT_SECCOMP})")
         rootfs = root.get("path")
         if rootfs is not None and not rootfs.startswith("/"):
             rootfs = os.path.join(bundle, rootfs)
-        mounts = []
-        for m in doc.get("mounts", []):
-            options = m.get("options", [])
-            if m.get("type") == "bind" or "bind" in options or "rbind" in options:
-                mounts.append(Mount(m["source"], m["destination"], "ro" in options))
+        mounts = [Mount.from_oci(m, f"mounts[{i}]") for i, m in enumerate(doc.get("mounts", []))]
+        hooks = None
+        if doc.get("hooks"):
+            from minicontainer import hooks as oci_hooks
+
+            hooks = oci_hooks.parse(doc["hooks"])
         return cls(
             args=process.get("args", []),
             env=process.get("env", []),
             cwd=process.get("cwd", "/"),
             uid=user.get("uid", 0),
             gid=user.get("gid", 0),
+            umask=user.get("umask"),
+            additional_gids=user.get("additionalGids"),
+            rlimits=[(r["type"], r["soft"], r["hard"]) for r in process.get("rlimits", [])],
+            oom_score_adj=process.get("oomScoreAdj"),
+            console_size=(size["height"], size["width"])
+            if (size := process.get("consoleSize")) else None,
             terminal=process.get("terminal", False),
             hostname=doc.get("hostname"),
             rootfs=rootfs,
@@ -747,6 +949,10 @@ class Config:
             uid_mappings=_mappings(linux, "uidMappings", namespaces),
             gid_mappings=_mappings(linux, "gidMappings", namespaces),
             mounts=mounts,
+            standard_mounts=False,
+            sysctl=linux.get("sysctl"),
+            cgroups_path=linux.get("cgroupsPath"),
+            hooks=hooks,
             capabilities=set(caps.get("bounding", [])) if caps is not None
             else DEFAULT_CAPABILITIES,
             ambient_capabilities=set(caps.get("ambient", [])) if caps else frozenset(),
@@ -766,7 +972,9 @@ class Config:
             rootfs_propagation=linux.get("rootfsPropagation", "rprivate"),
             # runc's reading: an empty string is no profile asked for
             apparmor_profile=process.get("apparmorProfile") or None,
-            **_switches_from_annotations(doc.get("annotations", {})),
+            sys_readonly=not any(m.type in ("sysfs", "bind") and not m.readonly
+                                 for m in mounts if os.path.normpath(m.destination) == "/sys"),
+            **{"overlay": False, **_switches_from_annotations(doc.get("annotations", {}))},
         )
 
 
@@ -789,6 +997,8 @@ _ANNOTATIONS = {
     "minicontainer.rootMode": ("root_mode", "pivot"),
     "minicontainer.closeFds": ("close_fds", True),
     "minicontainer.newSession": ("new_session", True),
+    # A bundle's rootfs is written to, as runc does; `run` keeps it pristine.
+    "minicontainer.overlay": ("overlay", False),
 }
 
 
@@ -817,21 +1027,89 @@ def _mappings(linux: dict, key: str, namespaces: Namespace) -> list[idmap.IdMapp
 def _check_hostname(name: str) -> None:
     if len(name) > MAX_HOSTNAME:
         raise ConfigError("hostname", name, f"is longer than {MAX_HOSTNAME} characters")
-    if not _HOSTNAME.fullmatch(name) or any(len(label) > 63 for label in name.split(".")):
+    if not re.fullmatch(_HOSTNAME, name) or any(len(label) > 63 for label in name.split(".")):
         raise ConfigError(
             "hostname", name, "is not a valid hostname (letters, digits, '-' and '.')"
         )
 
 
+RLIMITS = ("RLIMIT_AS", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZE",
+           "RLIMIT_LOCKS", "RLIMIT_MEMLOCK", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_NOFILE",
+           "RLIMIT_NPROC", "RLIMIT_RSS", "RLIMIT_RTPRIO", "RLIMIT_RTTIME", "RLIMIT_SIGPENDING",
+           "RLIMIT_STACK")
+RLIM_INFINITY = 2**64 - 1  # as config.json writes "unlimited"
+
+
+def _is_int(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+# The sysctls that belong to a namespace (the kernel keeps one value per IPC, UTS or
+# network namespace); any other is the whole host's, and a container may not set it.
+_IPC_SYSCTLS = frozenset({"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                          "kernel.shmall", "kernel.shmmax", "kernel.shmmni",
+                          "kernel.shm_rmid_forced"})
+_UTS_SYSCTLS = frozenset({"kernel.hostname", "kernel.domainname"})
+_SYSCTL_KEY = r"(?i)[a-z0-9_-]+(\.[a-z0-9_-]+)+"
+
+
+def check_sysctl(cfg: Config, key: str, value: object) -> None:
+    """Refuse a ``linux.sysctl`` entry that would reach beyond the container.
+
+    net.* needs a network namespace that is not the host's, the IPC ones an IPC
+    namespace of its own, kernel.hostname/domainname a UTS one (runc's rules).
+    """
+    field = f"sysctl.{key}"
+    if not isinstance(value, str) or "\n" in value:
+        raise ConfigError(field, value, "is not a one-line string")
+    if not re.fullmatch(_SYSCTL_KEY, key):
+        raise ConfigError("sysctl", key, "is not a sysctl name (like net.ipv4.ip_forward)")
+    if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+        if not cfg.namespaces & Namespace.IPC:
+            raise ConfigError(field, value, "needs an IPC namespace of the container's own")
+    elif key in _UTS_SYSCTLS:
+        if not cfg.namespaces & Namespace.UTS:
+            raise ConfigError(field, value, "needs a UTS namespace of the container's own")
+    elif key.startswith("net."):
+        joined_host = cfg.network_path is not None and _same_namespace(cfg.network_path,
+                                                                       "/proc/self/ns/net")
+        if cfg.network == "host" or joined_host:
+            raise ConfigError(field, value, "needs a network namespace that is not the host's")
+    else:
+        raise ConfigError("sysctl", key, "is not a namespaced setting: it would change the "
+                          "whole host")
+
+
+def _same_namespace(path: str, other: str) -> bool:
+    try:
+        a, b = os.stat(path), os.stat(other)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def check_cgroups_path(path: object) -> None:
+    """``linux.cgroupsPath``: a plain path with no ``..``; systemd's ``slice:prefix:name``
+    form is for a systemd driver, which minicontainer does not have."""
+    if not isinstance(path, str) or not path.strip("/"):
+        raise ConfigError("cgroupsPath", path, "is not a cgroup path")
+    if ":" in path:
+        raise ConfigError("cgroupsPath", path, "is systemd's slice:prefix:name form; "
+                          "minicontainer manages cgroupfs paths only (podman: "
+                          "--cgroup-manager cgroupfs)")
+    if any(part in (".", "..") for part in path.split("/")):
+        raise ConfigError("cgroupsPath", path, "has a . or .. in it")
+
+
 # What AppArmor takes as a profile name here: no spaces or control characters (the
 # kernel reads "exec NAME"), no leading '-' or ':' (a parser option, a namespace).
-_APPARMOR_PROFILE = re.compile(r"[A-Za-z0-9_/.][A-Za-z0-9_/.@+=-]{0,254}")
+_APPARMOR_PROFILE = r"[A-Za-z0-9_/.][A-Za-z0-9_/.@+=-]{0,254}"
 
 
 def check_apparmor_profile(name: object) -> str:
     """An AppArmor profile name (``unconfined``, ``minicontainer-default``,
     ``/usr/bin/foo``); :class:`ConfigError` naming ``apparmor_profile`` if not one."""
-    if not isinstance(name, str) or not _APPARMOR_PROFILE.fullmatch(name):
+    if not isinstance(name, str) or not re.fullmatch(_APPARMOR_PROFILE, name):
         raise ConfigError("apparmor_profile", name, "is not an AppArmor profile name "
                           "(letters, digits and _ / . @ + = -, at most 255)")
     return name
@@ -891,7 +1169,7 @@ def parse_userns_range(spec: str) -> str:
 def parse_user(spec: str) -> tuple[int, int | None]:
     """``UID[:GID]`` with numbers, as ``-u`` takes it."""
     uid_text, sep, gid_text = spec.partition(":")
-    if not _INTEGER.fullmatch(uid_text) or sep and not _INTEGER.fullmatch(gid_text):
+    if not re.fullmatch(_INTEGER, uid_text) or sep and not re.fullmatch(_INTEGER, gid_text):
         raise ConfigError("user", spec, "is not UID[:GID] with numeric ids (digits 0-9 only)")
     uid, gid = int(uid_text), int(gid_text) if sep else None
     for value in (uid, gid):

@@ -43,7 +43,9 @@ def status(state: dict) -> str:
     """creating, created, running, paused, stopped or unknown, as the processes show it now.
 
     While its monitor lives the record is kept true (the monitor records the exit);
-    a record still active whose monitor is gone lost its ending: unknown.
+    a record still active whose monitor is gone lost its ending: unknown.  A
+    container OCI ``create`` made has no monitor: once its process is gone it is
+    stopped (its exit code is whoever reaped it's to know).
     """
     stored = state.get("status")
     if stored not in ACTIVE + ("stopped",):
@@ -52,14 +54,22 @@ def status(state: dict) -> str:
         return stored
     if stored != "creating" and alive(state.get("pid"), state.get("pidStartTime")):
         return stored
+    if stored != "creating" and state.get("monitorPid") is None:
+        return "stopped"  # made by `create`, which leaves no monitor: its process ended
     return "unknown"
+
+
+def not_found(container_id: str) -> ContainerError:
+    """The error for an id nothing is known of, in runc's words: engines (podman)
+    take "does not exist" to mean the container is gone."""
+    return ContainerError(f'container "{container_id}" does not exist')
 
 
 def get(store: StateStore, container_id: str) -> dict:
     """The record of ``container_id`` with its current status; an error if there is none."""
     state = _load_partial(store, container_id) if valid_id(container_id) else None
     if state is None:
-        raise ContainerError(f"no such container: {container_id}")
+        raise not_found(container_id)
     state["id"] = container_id
     state["status"] = status(state)
     return state
@@ -174,9 +184,9 @@ def _cgroup(state: dict):
 def _kill_all(container_id: str, state: dict | None) -> None:
     """SIGKILL every process of the container: its cgroup, found from the id (a crash
     may come before the cgroup was recorded), or else its first process."""
-    from minicontainer.cgroups import Cgroup, container_path
+    from minicontainer.cgroups import Cgroup
 
-    cgroup = container_path(container_id)
+    cgroup = _cgroup_path(container_id, state)
     if cgroup is not None and os.path.isdir(cgroup):
         Cgroup(cgroup).kill()
     elif state and alive(state.get("pid"), state.get("pidStartTime")):
@@ -205,10 +215,10 @@ def remove(store: StateStore, container_id: str, force: bool = False) -> None:
     step runs even if one before it failed; the failures are raised together.
     """
     if not valid_id(container_id):
-        raise ContainerError(f"no such container: {container_id}")
+        raise not_found(container_id)
     state = _load_partial(store, container_id)
     if state is None and not _leftovers(store, container_id):
-        raise ContainerError(f"no such container: {container_id}")
+        raise not_found(container_id)
     current = status(state or {})
     if state is None and not force and not _orphan(store, container_id):
         raise ContainerError(f"container {container_id} has no record here but processes in "
@@ -219,9 +229,9 @@ def remove(store: StateStore, container_id: str, force: bool = False) -> None:
     errors: list[str] = []
     _step(errors, "processes", lambda: _stop_monitor(store, container_id, state, force))
     with _lock_if_present(store, container_id):
-        from minicontainer.cgroups import Cgroup, container_path
+        from minicontainer.cgroups import Cgroup
 
-        cgroup = container_path(container_id)
+        cgroup = _cgroup_path(container_id, state)
         if cgroup is not None:
             _step(errors, "cgroup", Cgroup(cgroup).destroy)
         from minicontainer.network import BridgeNetwork
@@ -233,6 +243,14 @@ def remove(store: StateStore, container_id: str, force: bool = False) -> None:
         _step(errors, "state", lambda: store.remove(container_id))
     if errors:
         raise ContainerError(f"removing {container_id}: {'; '.join(errors)}")
+
+
+def _cgroup_path(container_id: str, state: dict | None) -> str | None:
+    """The container's cgroup: where its record says (a config.json's cgroupsPath), or
+    where it would be by default."""
+    from minicontainer.cgroups import container_path
+
+    return (state or {}).get("cgroup") or container_path(container_id)
 
 
 def _load_partial(store: StateStore, container_id: str) -> dict | None:
@@ -247,10 +265,10 @@ def _load_partial(store: StateStore, container_id: str) -> dict | None:
 def _leftovers(store: StateStore, container_id: str) -> list[str]:
     """What the host still holds under ``container_id``: its state directory, scratch
     directory and cgroup, those that exist."""
-    from minicontainer.cgroups import container_path
     from minicontainer.network import BridgeNetwork
 
-    paths = (store.dir(container_id), Scratch(container_id).dir, container_path(container_id))
+    paths = (store.dir(container_id), Scratch(container_id).dir,
+             _cgroup_path(container_id, _load_partial(store, container_id)))
     found = [p for p in paths if p is not None and os.path.lexists(p)]
     return (found + BridgeNetwork(NETWORK_DIR).held_by(container_id)
             + idmap.RangeAllocator().held_by(container_id))
@@ -421,37 +439,56 @@ def follow_log(store: StateStore, container_id: str, out: int, follow: bool) -> 
     logs.copy(log_path(store, container_id), out, follow, still_running)
 
 
-def exec_in(store: StateStore, container_id: str, args: list[str], *, tty: bool = False,
-            uid: int | None = None, gid: int | None = None, env: list[str] = (),
-            cwd: str | None = None) -> int:
-    """Run ``args`` inside a running container and return its exit code.
+def exec_in(store: StateStore, container_id: str, args: list[str] | None = None, *,
+            tty: bool = False, uid: int | None = None, gid: int | None = None,
+            env: list[str] = (), cwd: str | None = None, process: dict | None = None,
+            detach: bool = False, pid_file: str | None = None,
+            console_socket: str | None = None, preserve_fds: int = 0) -> int:
+    """Run ``args`` inside a running container and return its exit code (0 at once
+    with ``detach``, once it has made its execve).
 
     The command gets the container's capabilities, no_new_privs and seccomp
     filter, its user unless ``uid``/``gid`` say otherwise, its environment plus
-    ``env``, and its working directory unless ``cwd``.  No file descriptor of the
-    caller but stdin, stdout and stderr reaches it, unless the container runs with
-    its fd hygiene switched off (``close_fds``), which ``exec`` follows too.
+    ``env``, and its working directory unless ``cwd``.  ``process`` instead is an
+    OCI process object (runc's ``exec --process``), the whole process: see
+    :mod:`minicontainer.process_spec`.  ``pid_file`` gets the command's host pid
+    (written atomically once it runs); with a terminal, ``console_socket`` gets
+    the pty master.  No file descriptor of the caller but stdin, stdout and
+    stderr (and with ``preserve_fds`` N, fds 3 to 3+N-1) reaches it, unless the
+    container runs with its fd hygiene switched off (``close_fds``), which
+    ``exec`` follows too.  As runc's, a container that is not running (created,
+    paused, stopped) is refused.
     """
-    from minicontainer import runtime
+    from minicontainer.process import (
+        check_console,
+        check_preserved_fds,
+        confined,
+        seccomp_program,
+        settle_apparmor,
+    )
 
+    check_preserved_fds(preserve_fds)  # before this call opens a file of its own
     state = get(store, container_id)
     if state["status"] != "running":
         raise ContainerError(f"cannot exec in container {container_id}: it is "
                              f"{state['status']}")
-    cfg = Config.from_oci(state["config"])
-    cfg.args = list(args)
-    cfg.env = cfg.env + list(env)
-    cfg.terminal = tty
-    if uid is not None:
-        cfg.uid = uid
-        cfg.gid = gid if gid is not None else 0
-        cfg.ambient_capabilities = set()
-    if cwd is not None:
-        cfg.cwd = cwd
+    cfg, console_size = _exec_config(state["config"], args, tty=tty, uid=uid, gid=gid,
+                                     env=env, cwd=cwd, process=process)
+    cfg.preserve_fds = preserve_fds
     cfg.validate_process()
-    if runtime.confined(cfg):
-        runtime.settle_apparmor(cfg)  # the container's profile, reloaded if it was dropped
-    program = runtime.seccomp_program(cfg)
+    if detach and cfg.terminal and console_socket is None:
+        raise ConfigError("tty", True, "needs --console-socket with --detach: nothing would "
+                          "hold the terminal")
+    check_console(cfg, console_socket, detached=False)
+    started = None
+    if pid_file:
+        pid_file = os.path.abspath(pid_file)
+        if not os.path.isdir(os.path.dirname(pid_file)):
+            raise ConfigError("pid-file", pid_file, "is in a directory that does not exist")
+        started = _pid_file_writer(pid_file)
+    if confined(cfg):
+        settle_apparmor(cfg)  # the container's profile, reloaded if it was dropped
+    program = seccomp_program(cfg)
     pid = state["pid"]
     joined = [(ns, os.open(f"/proc/{pid}/ns/{ns.proc_name}", os.O_RDONLY | os.O_CLOEXEC))
               for ns in members(Namespace(sum(Namespace)))
@@ -460,7 +497,55 @@ def exec_in(store: StateStore, container_id: str, args: list[str], *, tty: bool 
     from minicontainer import nsenter
 
     try:
-        return nsenter.run(joined, state.get("cgroup"), cfg, program)
+        return nsenter.run(joined, state.get("cgroup"), cfg, program, detach=detach,
+                           console_socket=console_socket, console_size=console_size,
+                           started=started)
     finally:
         for _, fd in joined:
             os.close(fd)
+
+
+def _exec_config(container: dict, args: list[str] | None, *, tty: bool, uid: int | None,
+                 gid: int | None, env: list[str], cwd: str | None,
+                 process: dict | None) -> tuple[Config, tuple[int, int] | None]:
+    """The Config of the process ``exec`` starts, and the terminal size it asks for:
+    from an OCI process object, or the container's own with the flags over it."""
+    if process is not None:
+        from minicontainer import process_spec
+
+        return process_spec.exec_config(container, process)
+    cfg = Config.from_oci(container)
+    cfg.args = list(args or [])
+    cfg.env = cfg.env + list(env)
+    cfg.terminal = tty
+    if uid is not None:
+        cfg.uid = uid
+        cfg.gid = gid if gid is not None else 0
+        cfg.ambient_capabilities = set()
+    if cwd is not None:
+        cfg.cwd = cwd
+    return cfg, None
+
+
+def _pid_file_writer(path: str):
+    """What writes the exec'd command's pid to ``path`` once it runs; a pid file
+    that cannot be written kills the command (the caller would not know it)."""
+    from minicontainer.oci import write_pid_file
+
+    def write(pid: int) -> None:
+        try:
+            write_pid_file(path, pid)
+        except OSError as e:
+            os.kill(pid, signal.SIGKILL)
+            raise ContainerError(f"pid-file {path}: {describe(e)}") from None
+
+    return write
+
+
+def processes(store: StateStore, container_id: str) -> list[int]:
+    """The host pids of every process of the container (its cgroup), as runc's ``ps``."""
+    state = get(store, container_id)
+    if state["status"] not in ("created", "running", "paused"):
+        raise ContainerError(f"container {container_id} is {state['status']}: it has no "
+                             "processes")
+    return sorted(_cgroup(state).pids())

@@ -130,12 +130,23 @@ def mount_proc(root: str, own_pid_namespace: bool) -> None:
     from.  Without a pid namespace of its own inside a user namespace, the
     kernel refuses a new procfs, so the host's is bound instead.
     """
-    target = mountpoint(root, "/proc")
-    if own_pid_namespace:
-        native.mount("proc", target, "proc", _SECURE)
+    _proc(mountpoint(root, "/proc"), own_pid_namespace, _SECURE, None)
+
+
+def _proc(target: str, own: bool, flags: int, data: str | None) -> None:
+    if own:
+        native.mount("proc", target, "proc", flags, data)
     else:
-        native.mount("/proc", target, None, MS_BIND | MS_REC)
-        native.mount_setattr(target, _SECURE_ATTRS, recursive=True)
+        _bind_host("/proc", target, flags)
+
+
+def _bind_host(path: str, target: str, flags: int) -> None:
+    """The host's ``path`` bound in instead of a filesystem of the container's own,
+    with nosuid, nodev, noexec added (a host may mount /proc or /sys without them)."""
+    native.mount(path, target, None, MS_BIND | MS_REC)
+    native.mount_setattr(target, _SECURE_ATTRS, recursive=True)
+    if flags & MS_RDONLY:
+        native.make_readonly(target, recursive=True)
 
 
 def remount_proc() -> None:
@@ -163,14 +174,15 @@ def mount_sys(root: str, own_net_namespace: bool, readonly: bool = True) -> None
     sysfs shows the network devices of the namespace that mounts it; without a
     network namespace of its own, the host's /sys is bound instead.
     """
-    target = mountpoint(root, "/sys")
-    if own_net_namespace:
-        native.mount("sysfs", target, "sysfs", _SECURE | (MS_RDONLY if readonly else 0))
+    _sysfs(mountpoint(root, "/sys"), own_net_namespace, _SECURE | (MS_RDONLY if readonly else 0),
+           None)
+
+
+def _sysfs(target: str, own: bool, flags: int, data: str | None) -> None:
+    if own:
+        native.mount("sysfs", target, "sysfs", flags, data)
     else:
-        native.mount("/sys", target, None, MS_BIND | MS_REC)
-        native.mount_setattr(target, _SECURE_ATTRS, recursive=True)
-        if readonly:
-            native.make_readonly(target, recursive=True)
+        _bind_host("/sys", target, flags)
 
 
 def mount_dev(root: str, in_user_namespace: bool, own_ipc_namespace: bool) -> None:
@@ -180,8 +192,22 @@ def mount_dev(root: str, in_user_namespace: bool, own_ipc_namespace: bool) -> No
     nodes are bind-mounted onto empty files instead.  ``/dev/pts`` is a new
     devpts instance: the container's ptys are not the host's.
     """
+    native.mount("tmpfs", mountpoint(root, "/dev"), "tmpfs", MS_NOSUID | MS_STRICTATIME,
+                 "mode=755,size=65536k")
+    populate_dev(root, in_user_namespace)
+    pts = mountpoint(root, "/dev/pts")
+    native.mount(
+        "devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"
+    )
+    shm = mountpoint(root, "/dev/shm")
+    native.mount("shm", shm, "tmpfs", _SECURE, "mode=1777,size=65536k")
+    if own_ipc_namespace:
+        native.mount("mqueue", mountpoint(root, "/dev/mqueue"), "mqueue", _SECURE)
+
+
+def populate_dev(root: str, in_user_namespace: bool) -> None:
+    """The harmless devices and the usual symlinks in the container's fresh /dev."""
     dev = mountpoint(root, "/dev")
-    native.mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k")
     for name in DEVICES:
         path = os.path.join(dev, name)
         if in_user_namespace:
@@ -193,14 +219,6 @@ def mount_dev(root: str, in_user_namespace: bool, own_ipc_namespace: bool) -> No
             os.chmod(path, 0o666)
     for name, target in DEV_SYMLINKS.items():
         os.symlink(target, os.path.join(dev, name))
-    pts = mountpoint(root, "/dev/pts")
-    native.mount(
-        "devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"
-    )
-    shm = mountpoint(root, "/dev/shm")
-    native.mount("shm", shm, "tmpfs", _SECURE, "mode=1777,size=65536k")
-    if own_ipc_namespace:
-        native.mount("mqueue", mountpoint(root, "/dev/mqueue"), "mqueue", _SECURE)
 
 
 def make_device_nodes(root: str, nodes: list, in_user_namespace: bool) -> None:
@@ -234,19 +252,200 @@ def mount_cgroup(root: str, own_cgroup_namespace: bool, readonly: bool = True) -
     In a cgroup namespace of its own the container sees its cgroup as the root
     of the tree; otherwise the host's hierarchy is bound.
     """
-    target = mountpoint(root, "/sys/fs/cgroup")
-    if own_cgroup_namespace:
-        if os.path.ismount(target):
-            # The host's /sys was bound here with its cgroup mounts (no network namespace
-            # of our own): cover them, or the kernel refuses the same cgroup2 on the same
-            # mount point.
-            native.mount("tmpfs", target, "tmpfs", _SECURE, "size=0,mode=755")
-        native.mount("cgroup2", target, "cgroup2", _SECURE | (MS_RDONLY if readonly else 0))
-    else:
-        native.mount("/sys/fs/cgroup", target, None, MS_BIND | MS_REC)
-        native.mount_setattr(target, _SECURE_ATTRS, recursive=True)
-        if readonly:
-            native.make_readonly(target, recursive=True)
+    _cgroup2(mountpoint(root, "/sys/fs/cgroup"), own_cgroup_namespace,
+             _SECURE | (MS_RDONLY if readonly else 0), None)
+
+
+def _cgroup2(target: str, own: bool, flags: int, data: str | None) -> None:
+    if not own:
+        _bind_host("/sys/fs/cgroup", target, flags)
+        return
+    if os.path.ismount(target):
+        # The host's /sys was bound here with its cgroup mounts (no network namespace
+        # of our own): cover them, or the kernel refuses the same cgroup2 on the same
+        # mount point.
+        native.mount("tmpfs", target, "tmpfs", _SECURE, "size=0,mode=755")
+    native.mount("cgroup2", target, "cgroup2", flags, data)
+
+
+# What each mount option of a config.json sets in mount(2)'s flags; the opposites
+# (suid, dev, exec, atime ...) are the defaults and set nothing.
+MOUNT_FLAG_OPTIONS = {
+    "nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "sync": 0x10,
+    "mand": 0x40, "dirsync": 0x80, "noatime": 0x400, "nodiratime": 0x800,
+    "relatime": 0x200000, "strictatime": MS_STRICTATIME,
+}
+TMPCOPYUP = "tmpcopyup"  # runc's and crun's extension: the tmpfs starts with what it covers
+_DEFAULT_OPTIONS = frozenset({"suid", "dev", "exec", "async", "nomand", "atime", "diratime",
+                              "norelatime", "nostrictatime"})
+_BIND_ATTRS = {"nosuid": native.MOUNT_ATTR_NOSUID, "nodev": native.MOUNT_ATTR_NODEV,
+               "noexec": native.MOUNT_ATTR_NOEXEC}
+# The filesystem types the init mounts itself, and the function for each.
+_FILESYSTEMS = {"proc": _proc, "sysfs": _sysfs, "cgroup": _cgroup2}
+
+
+def mount_options(options: list[str], readonly: bool) -> tuple[int, str | None, str | None]:
+    """``(flags, data, propagation)`` from a mount's options: mount(2) flags, the
+    filesystem's own options (``mode=755,size=65536k``), a propagation or None."""
+    flags = MS_RDONLY if readonly else 0
+    data = []
+    propagation = None
+    for option in options:
+        if option in MOUNT_FLAG_OPTIONS:
+            flags |= MOUNT_FLAG_OPTIONS[option]
+        elif option in PROPAGATION_FLAGS:
+            propagation = option
+        elif option not in _DEFAULT_OPTIONS:
+            data.append(option)
+    return flags, ",".join(data) or None, propagation
+
+
+def mount_entry(root: str, entry, tree: int | None, own: bool) -> None:
+    """Mount one entry of the config's ``mounts`` (a :class:`~minicontainer.config.Mount`)
+    in the container's root, before the pivot; a bind attaches ``tree`` (from
+    :func:`open_volumes`).
+
+    ``own``: the container has the namespace this filesystem shows (pid for proc,
+    net for sysfs, cgroup for cgroup), or may mount a fresh one; if not, the
+    host's is bound, as :func:`mount_proc` explains.  A propagation option is
+    applied to the new mount once it is there.
+    """
+    if entry.type == "bind":
+        attach_bind(root, tree, entry)
+        return
+    target = mountpoint(root, entry.destination)
+    options = [o for o in entry.options if o != TMPCOPYUP]
+    flags, data, propagation = mount_options(options, entry.readonly)
+    below = None
+    if TMPCOPYUP in entry.options:
+        below = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if entry.type in _FILESYSTEMS:
+            _FILESYSTEMS[entry.type](target, own, flags & ~MS_RDONLY if below else flags, data)
+        else:
+            native.mount(entry.source, target, entry.type,
+                         flags & ~MS_RDONLY if below else flags, data)
+        if below is not None:
+            _copy_tree(below, target)
+            if flags & MS_RDONLY:
+                native.make_readonly(target)
+    finally:
+        if below is not None:
+            os.close(below)
+    if propagation is not None:
+        native.mount(None, target, None, PROPAGATION_FLAGS[propagation])
+
+
+def _copy_tree(source_fd: int, target: str) -> None:
+    """Copy what the directory open at ``source_fd`` holds into ``target`` (a fresh
+    tmpfs over it): files, directories and symlinks with their modes and owners.
+    Every lookup is relative to an fd and never follows a symlink: the rootfs's
+    files belong to whoever made them."""
+    target_fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        _copy_entries(source_fd, target_fd)
+        st = os.fstat(source_fd)
+        os.chown(target_fd, st.st_uid, st.st_gid)
+        os.chmod(target_fd, stat.S_IMODE(st.st_mode))
+    finally:
+        os.close(target_fd)
+
+
+def _copy_entries(source_fd: int, target_fd: int) -> None:
+    nofollow = os.O_NOFOLLOW | os.O_CLOEXEC
+    for name in os.listdir(source_fd):
+        st = os.stat(name, dir_fd=source_fd, follow_symlinks=False)
+        mode = stat.S_IMODE(st.st_mode)
+        if stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(name, dir_fd=source_fd), name, dir_fd=target_fd)
+        elif stat.S_ISDIR(st.st_mode):
+            os.mkdir(name, 0o700, dir_fd=target_fd)
+            inner_source = os.open(name, os.O_RDONLY | os.O_DIRECTORY | nofollow,
+                                   dir_fd=source_fd)
+            inner_target = os.open(name, os.O_RDONLY | os.O_DIRECTORY | nofollow,
+                                   dir_fd=target_fd)
+            try:
+                _copy_entries(inner_source, inner_target)
+            finally:
+                os.close(inner_source)
+                os.close(inner_target)
+        elif stat.S_ISREG(st.st_mode):
+            src = os.open(name, os.O_RDONLY | nofollow, dir_fd=source_fd)
+            dst = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | nofollow, 0o600,
+                          dir_fd=target_fd)
+            try:
+                while os.sendfile(dst, src, None, 1 << 30):
+                    pass
+            finally:
+                os.close(src)
+                os.close(dst)
+        else:
+            continue  # a device, fifo or socket is not copied up, as runc does not
+        os.chown(name, st.st_uid, st.st_gid, dir_fd=target_fd, follow_symlinks=False)
+        if not stat.S_ISLNK(st.st_mode):
+            os.chmod(name, mode, dir_fd=target_fd)  # made above by us: not a symlink
+
+
+def attach_bind(root: str, tree: int, entry) -> None:
+    """Attach ``tree`` (a host path copied by :func:`open_volumes`) at the entry's
+    destination, resolved inside ``root`` as if ``root`` were ``/`` (openat2
+    ``RESOLVE_IN_ROOT``): a symlink in the rootfs can only lead to another place
+    in the container, whoever made it and whenever.  ``tree`` is closed.
+    """
+    try:
+        is_file = not stat.S_ISDIR(os.fstat(tree).st_mode)
+        target = open_in_root(root, entry.destination, is_file)
+        try:
+            native.move_mount_to_fd(tree, target, entry.destination)
+        finally:
+            os.close(target)
+    finally:
+        os.close(tree)
+    # Looked up again: the fd above is the directory under the new mount, not the mount.
+    attached = open_in_root(root, entry.destination, is_file)
+    try:
+        path = f"/proc/self/fd/{attached}"  # mount_setattr and mount(2) follow it
+        attrs = sum(_BIND_ATTRS[o] for o in set(entry.options) & _BIND_ATTRS.keys())
+        if attrs:
+            native.mount_setattr(path, attrs, recursive=True)
+        if entry.readonly:
+            native.make_readonly(path, recursive=True)
+        propagation = [o for o in entry.options if o in PROPAGATION_FLAGS]
+        if propagation:
+            native.mount(None, path, None, PROPAGATION_FLAGS[propagation[-1]])
+    finally:
+        os.close(attached)
+
+
+def open_in_root(root: str, path: str, is_file: bool = False) -> int:
+    """An ``O_PATH`` fd of ``path`` inside ``root``, every symlink resolved as if
+    ``root`` were ``/``; what is missing is made (a directory, or for ``is_file`` an
+    empty file at the end), each part looked up again the same way once made."""
+    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    resolve = native.RESOLVE_IN_ROOT | native.RESOLVE_NO_MAGICLINKS
+    parts = [p for p in path.split("/") if p]
+    try:
+        for i, part in enumerate(parts):
+            here = "/".join(parts[:i + 1])
+            try:
+                fd = native.openat2(root_fd, here, os.O_PATH | os.O_CLOEXEC, resolve)
+            except FileNotFoundError:
+                parent = native.openat2(root_fd, "/".join(parts[:i]) or ".",
+                                        os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, resolve)
+                try:
+                    if is_file and i == len(parts) - 1:
+                        os.close(os.open(part, os.O_CREAT | os.O_EXCL | os.O_WRONLY
+                                         | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=parent))
+                    else:
+                        os.mkdir(part, 0o755, dir_fd=parent)
+                finally:
+                    os.close(parent)
+                fd = native.openat2(root_fd, here, os.O_PATH | os.O_CLOEXEC, resolve)
+            if i < len(parts) - 1:
+                os.close(fd)
+        return fd
+    finally:
+        os.close(root_fd)
 
 
 def mask_paths(root: str, paths: list[str]) -> None:
@@ -292,6 +491,13 @@ def open_volumes(sources: list[str]) -> list[int]:
     itself then accesses the files as its mapped user.
     """
     return [native.open_tree_clone(source) for source in sources]
+
+
+def open_binds(entries: list) -> list[int | None]:
+    """:func:`open_volumes` for the bind entries of a config's mounts, None for the
+    others (which are filesystems made in the container)."""
+    return [native.open_tree_clone(m.source, m.recursive) if m.type == "bind" else None
+            for m in entries]
 
 
 def pivot_to(root: str) -> None:

@@ -121,3 +121,24 @@ def inode(pid: int | str, namespace: Namespace) -> int:
 def set_hostname(name: str) -> None:
     """Set the hostname of the current UTS namespace (the host's, if it is shared)."""
     native.sethostname(name)
+
+
+def set_sysctls(settings: dict[str, str]) -> None:
+    """Write each ``linux.sysctl`` setting (``net.ipv4.ip_forward``: ``1``) for the
+    calling process's namespaces.
+
+    A namespaced sysctl under /proc/sys is that of the namespace of whoever opens
+    it, so the container's init writes its own through the host's /proc, before
+    its /proc/sys is made read-only.  :func:`minicontainer.config.check_sysctl`
+    has refused every key that is not namespaced.
+    """
+    for key, value in settings.items():
+        path = "/proc/sys/" + key.replace(".", "/")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                os.write(fd, value.encode())
+            finally:
+                os.close(fd)
+        except OSError as e:
+            raise OSError(e.errno, f"sysctl {key}={value}: {e.strerror}") from None

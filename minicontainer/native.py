@@ -131,6 +131,12 @@ def move_mount(tree_fd: int, target: str) -> None:
     _check(lib.mc_move_mount(tree_fd, target.encode()), "move_mount", target)
 
 
+def move_mount_to_fd(tree_fd: int, target_fd: int, path: str) -> None:
+    """Attach a tree from :func:`open_tree_clone` on the file or directory open at
+    ``target_fd`` (``path`` only names it in an error)."""
+    _check(lib.mc_move_mount_to_fd(tree_fd, target_fd), "move_mount", path)
+
+
 def sethostname(name: str) -> None:
     """Set the hostname of the calling process's UTS namespace."""
     raw = name.encode()

@@ -22,20 +22,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
 from typing import NamedTuple
 
-from minicontainer import lifecycle
+from minicontainer import bundle_schema, lifecycle
 from minicontainer.config import Config, ConfigError
 from minicontainer.errors import ContainerError, describe
 from minicontainer.runtime import Container
 from minicontainer.state import OCI_VERSION, StateStore, alive
 
 OCI_VERSION_MIN = "1.0.0"
-# How long `start` waits for the init to pass the gate it opened, and then for the
-# monitor to record the execve.
-GATE_TIMEOUT = 30
-START_TIMEOUT = 10
+GATE_TIMEOUT = 30  # how long `start` waits for the init to pass the gate it opened
 
 
 class Bundle(NamedTuple):
@@ -53,7 +49,8 @@ def load_bundle(bundle: str) -> Bundle:
 
     ``root.path`` is taken relative to the bundle; ``process`` and ``root`` must
     be there (the runtime spec requires them of a Linux container).  A field of
-    the wrong type is an error naming it.
+    the wrong type, or one minicontainer does not support, is an error naming it
+    (:mod:`minicontainer.bundle_schema`): nothing is silently ignored.
     """
     path = os.path.join(bundle, "config.json")
     try:
@@ -63,57 +60,8 @@ def load_bundle(bundle: str) -> Bundle:
         raise ContainerError(f"bundle {bundle}: no config.json in it") from None
     except (OSError, ValueError) as e:
         raise ContainerError(f"bundle {bundle}: config.json: {describe(e)}") from None
-    if not isinstance(doc, dict):
-        raise ConfigError("config.json", type(doc).__name__, "is not a JSON object")
-    if not isinstance(doc.get("ociVersion"), str):
-        raise ConfigError("ociVersion", doc.get("ociVersion"), "is missing or not a string")
-    for key in ("process", "root"):
-        if not isinstance(doc.get(key), dict):
-            raise ConfigError(key, doc.get(key), "is missing or not an object")
-    if not isinstance(doc["root"].get("path"), str) or not doc["root"]["path"]:
-        raise ConfigError("root.path", doc["root"].get("path"), "is missing or not a path")
-    _check_types(doc)
-    annotations = doc.get("annotations", {})
-    if not isinstance(annotations, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()):
-        raise ConfigError("annotations", annotations, "is not a map of strings to strings")
-    return Bundle(Config.from_oci(doc, bundle), annotations, doc["ociVersion"])
-
-
-def _check_types(doc: dict) -> None:
-    """The JSON types of the fields :meth:`Config.from_oci` walks into, so that a wrong
-    one is named rather than failing somewhere inside."""
-    process = doc["process"]
-    args = process.get("args")
-    if not isinstance(args, list) or not args or not all(isinstance(a, str) for a in args):
-        raise ConfigError("process.args", args, "is not a non-empty list of strings")
-    _check_type(process, "terminal", bool, "process.terminal", "true or false")
-    _check_type(process, "user", dict, "process.user", "an object")
-    capabilities = _check_type(process, "capabilities", dict, "process.capabilities",
-                               "an object")
-    for kind, names in (capabilities or {}).items():
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise ConfigError(f"process.capabilities.{kind}", names,
-                              "is not a list of capability names")
-    for i, mount in enumerate(_check_type(doc, "mounts", list, "mounts", "a list") or []):
-        if not isinstance(mount, dict) or not all(
-                isinstance(mount.get(key), str) for key in ("source", "destination")):
-            raise ConfigError(f"mounts[{i}]", mount,
-                              "is not an object with a source and a destination")
-    linux = _check_type(doc, "linux", dict, "linux", "an object") or {}
-    namespaces = _check_type(linux, "namespaces", list, "linux.namespaces", "a list") or []
-    for i, entry in enumerate(namespaces):
-        if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
-            raise ConfigError(f"linux.namespaces[{i}]", entry,
-                              "is not an object with a type")
-
-
-def _check_type(parent: dict, key: str, kind: type, field: str, what: str):
-    """``parent[key]`` if it is a ``kind`` (or missing: None); else an error naming ``field``."""
-    value = parent.get(key)
-    if value is not None and not isinstance(value, kind):
-        raise ConfigError(field, value, f"is not {what}")
-    return value
+    bundle_schema.check(doc)
+    return Bundle(Config.from_oci(doc, bundle), doc.get("annotations", {}), doc["ociVersion"])
 
 
 def bundle_container(store: StateStore, container_id: str, bundle: str, *,
@@ -170,11 +118,12 @@ def write_pid_file(path: str, pid: int) -> None:
 
 
 def start(store: StateStore, container_id: str) -> None:
-    """OCI ``start``: let the created container's init make its execve; returns once
-    the container is recorded as running (or, for a command that ended at once,
-    stopped).  An error for a container that is not ``created``."""
+    """OCI ``start``: let the created container's init make its execve, and record it
+    running.  An error for a container that is not ``created``, or whose init died
+    before it passed the gate."""
     from minicontainer import startgate
 
+    lifecycle.get(store, container_id)  # one that does not exist has no lock to take
     with store.lock(container_id):
         state = lifecycle.get(store, container_id)
         if state["status"] != "created":
@@ -182,23 +131,33 @@ def start(store: StateStore, container_id: str) -> None:
                                  f"{oci_status(state['status'])}, not created")
         gate = startgate.open_gate(store.dir(container_id), container_id)
     try:
-        passed = startgate.pass_gate(gate, lambda: alive(state["pid"], state["pidStartTime"]),
+        report = startgate.pass_gate(gate, lambda: alive(state["pid"], state["pidStartTime"]),
                                      GATE_TIMEOUT)
     except TimeoutError:
         # The fifo is gone already (a second start must not find it): no way back.
         raise ContainerError(f"container {container_id} did not pass its start gate in "
                              f"{GATE_TIMEOUT} s (is it stopped?) and cannot be started "
                              f"again: delete it") from None
-    deadline = time.monotonic() + START_TIMEOUT
-    while (current := lifecycle.get(store, container_id))["status"] == "created":
-        if time.monotonic() > deadline:
-            raise ContainerError(f"container {container_id} was released but its monitor "
-                                 "never recorded it running")
-        time.sleep(0.01)
-    if current.get("error"):
-        raise ContainerError(current["error"])
-    if not passed and current.get("status") == "stopped":
+    if report is None:
         raise ContainerError(f"container {container_id} ended before it started")
+    if report:  # the init's "CODE message": the code is the command's, not start's
+        raise ContainerError(report.decode(errors="backslashreplace").partition(" ")[2])
+    store.update(container_id, status="running")
+    _run_hooks("poststart", state, "running", state["pid"])
+
+
+def _run_hooks(phase: str, record: dict, status: str, pid: int) -> None:
+    """The ``phase`` hooks of the config.json a record was created from, with the state
+    ``state`` would print (both phases run here only warn when a hook fails)."""
+    entries = record.get("config", {}).get("hooks", {}).get(phase)
+    if not entries:
+        return
+    from minicontainer import hooks
+
+    doc = {"ociVersion": record.get("ociVersion", OCI_VERSION), "id": record["id"],
+           "status": status, "pid": pid, "bundle": record.get("bundle"),
+           "annotations": record.get("annotations") or {}}
+    hooks.run(phase, hooks.parse({phase: entries})[phase], doc)
 
 
 def oci_status(status: str) -> str:
@@ -241,7 +200,8 @@ def delete(store: StateStore, container_id: str, force: bool = False) -> None:
     from minicontainer import startgate
 
     try:
-        current = lifecycle.get(store, container_id)["status"]
+        record = lifecycle.get(store, container_id)
+        current = record["status"]
     except ContainerError:
         if force and not lifecycle.exists(store, container_id):
             return
@@ -258,6 +218,7 @@ def delete(store: StateStore, container_id: str, force: bool = False) -> None:
         raise ContainerError(f"cannot delete container {container_id}: it is {current} "
                              "(kill it first, or delete --force)")
     lifecycle.remove(store, container_id, force=force or current == "created")
+    _run_hooks("poststop", record, "stopped", 0)
 
 
 def default_spec(rootfs: str = "rootfs") -> dict:
@@ -266,6 +227,8 @@ def default_spec(rootfs: str = "rootfs") -> dict:
 
     ``linux.seccomp`` holds ``{"profile": "minicontainer default"}``, which means
     the built-in profile; a full profile there (OCI or Docker format) is used as is.
+    The annotation ``minicontainer.overlay: "true"`` keeps the rootfs pristine, as
+    ``run`` does (without it the container writes into the rootfs, as with runc).
     """
     return Config(args=["sh"], rootfs=rootfs).to_oci()
 
@@ -288,20 +251,22 @@ def write_spec(bundle: str, rootfs: str = "rootfs") -> str:
 def features() -> dict:
     """What this runtime implements, as the runtime spec's ``features.md`` document.
 
-    Only what minicontainer itself supports: no hooks, bind mounts only (``bind``
-    is recursive, as ``rbind``: the tree is copied with open_tree), cgroup v2
-    through its own cgroupfs tree (no systemd driver), libseccomp's actions,
-    operators and architectures, AppArmor where its layer is built in, no SELinux.
+    Only what minicontainer itself supports: the six hooks, the mount options
+    :mod:`minicontainer.mounts` understands, cgroup v2 through its own cgroupfs
+    tree (no systemd driver), libseccomp's actions, operators and architectures,
+    AppArmor where its layer is built in, no SELinux.
     """
     import importlib.util
 
-    from minicontainer import capabilities, seccomp
+    from minicontainer import capabilities, hooks, mounts, seccomp
+    from minicontainer.config import BIND_OPTIONS
 
     return {
         "ociVersionMin": OCI_VERSION_MIN,
         "ociVersionMax": OCI_VERSION,
-        "hooks": [],
-        "mountOptions": ["bind", "rbind", "ro", "rw"],
+        "hooks": list(hooks.PHASES),
+        "mountOptions": sorted({"bind", "rbind", "ro", "rw", mounts.TMPCOPYUP, *BIND_OPTIONS,
+                                *mounts.MOUNT_FLAG_OPTIONS}),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
             "capabilities": sorted(capabilities.ALL),

@@ -61,6 +61,13 @@ def stored(name: str) -> str:
     return os.path.join(ROOTFS_DIR, name)
 
 
+def in_store(path: str) -> bool:
+    """Whether ``path`` is (or is inside) a rootfs of the store, which containers share."""
+    real = os.path.realpath(path)
+    return os.path.commonpath([real, os.path.realpath(ROOTFS_DIR)]) == \
+        os.path.realpath(ROOTFS_DIR) and real != os.path.realpath(ROOTFS_DIR)
+
+
 def resolve(value: str) -> str:
     """``--rootfs`` takes a directory, or the name of a stored rootfs."""
     if "/" not in value and not os.path.exists(value) and os.path.isdir(stored(value)):

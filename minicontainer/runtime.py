@@ -12,25 +12,42 @@ Process model of a run::
 
 The init reports a failure over a close-on-exec pipe: if the pipe closes empty,
 execve succeeded.  A detached container (:meth:`Container.start`) has a monitor
-process in the runtime's place.
+process in the runtime's place; OCI ``create`` (:meth:`Container.create`) leaves
+none: the init waits at its start gate, its caller's to reap.  The last steps of
+the recipe, shared with ``exec``, and the reporting between parent and child are
+in :mod:`minicontainer.process`.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import stat
 import sys
 
-from minicontainer import capabilities, execstub, idmap, mounts, namespaces, native, network, rootfs
+from minicontainer import execstub, idmap, mounts, namespaces, native, network, process, rootfs
 from minicontainer.config import Config, ConfigError, hostname_for
 from minicontainer.errors import EXIT_RUNTIME_ERROR, ContainerError, describe
 from minicontainer.namespaces import Namespace
+from minicontainer.process import (
+    FORWARDED_SIGNALS,
+    SignalForwarder,
+    become_the_command,
+    check_console,
+    check_preserved_fds,
+    close_fds,
+    exit_code,
+    kill_and_reap,
+    raise_reported,
+    read_all,
+    report,
+    run_reporting,
+    set_oom_score_adj,
+    settle_apparmor,
+)
 from minicontainer.state import (
     NETWORK_DIR,
     OCI_VERSION,
-    SECCOMP_CACHE_DIR,
     STATE_ROOT,
     Scratch,
     StateStore,
@@ -38,17 +55,6 @@ from minicontainer.state import (
     process_start_time,
     valid_id,
 )
-
-FORWARDED_SIGNALS = (
-    signal.SIGINT,
-    signal.SIGTERM,
-    signal.SIGHUP,
-    signal.SIGQUIT,
-    signal.SIGUSR1,
-    signal.SIGUSR2,
-)
-_CLOSE_RANGE_CLOEXEC = 4
-DEBUG_VARIABLE = "MINICONTAINER_DEBUG"  # set by --debug: the init reports its traceback
 
 
 class Container:
@@ -81,6 +87,7 @@ class Container:
         self.console_socket: str | None = None
         self.oci_version = OCI_VERSION  # a bundle's own, which OCI `state` reports
         self.gate = None  # a StartGate while `create` holds the init
+        self.run_hooks = None  # the config's hooks, ready to run (see _hook_runner)
 
     def stats(self) -> dict:
         """Resource usage (see :meth:`Cgroup.stats <minicontainer.cgroups.Cgroup.stats>`);
@@ -112,6 +119,8 @@ class Container:
             return self._launch(seccomp_program, (stdin, stdout, stderr), self._record_running)
         finally:
             self.store.remove(self.id)
+            if self.run_hooks is not None:
+                self.run_hooks("poststop", "stopped", 0)
 
     def start(self, auto_remove: bool = False, log_max_size: int | None = None) -> str:
         """Start the container detached and return its id once it runs.
@@ -128,22 +137,38 @@ class Container:
         return self.id
 
     def create(self) -> int:
-        """OCI ``create``: set the container up detached and stop its init at the last
-        step before its execve; its host pid once it waits there (status ``created``).
+        """OCI ``create``: set the container up and stop its init at the last step
+        before its execve; its host pid once it waits there (status ``created``).
 
-        :func:`minicontainer.oci.start` lets it go on.  Unlike :meth:`start`, the
-        command keeps the caller's stdin, stdout and stderr (no log), and
-        ``console_socket`` receives the pty master of a terminal (there must be one:
-        nothing stays to relay it).  The command's exit is recorded by the monitor.
+        :func:`minicontainer.oci.start` lets it go on.  No process of minicontainer
+        stays, as with runc: the init is this process's child, and its caller's once
+        this process ends.  A container engine's monitor (conmon, containerd's shim)
+        is a child subreaper, so it reaps the command and learns its exit code;
+        ``delete`` frees what the container used.  The command keeps the caller's
+        stdin, stdout and stderr, and ``console_socket`` receives the pty master
+        of a terminal (there must be one: nothing stays to relay it).
         """
         from minicontainer.startgate import StartGate
 
-        check_console(self.config, self.console_socket, detached=True)
+        cfg = self.config
+        check_console(cfg, self.console_socket, detached=True)
+        if cfg.userns_range == "auto":
+            raise ConfigError("userns_range", "auto", "needs a monitor to hold the range: "
+                              "not with create")
         seccomp_program = self._prepare()
         self._register(detached=True, auto_remove=False)
         self.gate = StartGate(self.store.dir(self.id))
-        self._detach(seccomp_program, False, None)
-        return self.store.load(self.id)["pid"]
+        scratch = Scratch(self.id)
+        try:
+            self.cgroup = _create_cgroup(self.id, cfg)
+            self.store.update(self.id, cgroup=self.cgroup.path if self.cgroup else None)
+            scratch.create(cfg.overlay, cfg.host_uid(0), cfg.host_gid(0))
+            return self._start_and_wait(scratch, seccomp_program, (None, None, None),
+                                        None, hand_over_fds=False)
+        except BaseException:
+            self._free(scratch)  # what it cannot free, `cleanup` finds; the cause matters more
+            self.store.remove(self.id)
+            raise
 
     def _detach(self, seccomp_program: bytes | None, auto_remove: bool,
                 log_max_size: int | None) -> None:
@@ -218,8 +243,32 @@ class Container:
         if cfg.hostname is None and cfg.namespaces & Namespace.UTS:
             cfg.hostname = hostname_for(self.id)
         cfg.validate()
+        if not cfg.overlay and rootfs.in_store(cfg.rootfs):
+            raise ConfigError("rootfs", cfg.rootfs, "is minicontainer's stored rootfs, which "
+                              "every container shares: without the overlay the container "
+                              "would write into it (keep the overlay; in a config.json, the "
+                              "annotation minicontainer.overlay: \"true\"), or use a copy")
         settle_apparmor(cfg)
-        return seccomp_program(cfg)
+        self.run_hooks = self._hook_runner()
+        return process.seccomp_program(cfg)
+
+    def _hook_runner(self):
+        """A function that runs the config's hooks of one phase with this container's
+        state, or None if it has none.  Made before the clone: the init, which runs
+        createContainer and startContainer, can import nothing."""
+        if not any(self.config.hooks.values()):
+            return None
+        from minicontainer import hooks
+
+        def run(phase: str, status: str, pid: int | None = None) -> None:
+            """``pid`` None: this process's, as the namespace it runs in numbers it."""
+            state = {"ociVersion": self.oci_version, "id": self.id, "status": status,
+                     "pid": os.getpid() if pid is None else pid,
+                     "bundle": self.bundle or Scratch(self.id).dir,
+                     "annotations": self.annotations}
+            hooks.run(phase, self.config.hooks.get(phase, []), state)
+
+        return run
 
     def _register(self, detached: bool, auto_remove: bool) -> None:
         import time
@@ -337,38 +386,29 @@ class Container:
                  log_max_size: int | None) -> None:
         """The monitor of a detached container; never returns.
 
-        The container writes into a pipe, not the log: the monitor relays it in a
-        thread started only after the clone (a raw clone copies the calling thread
-        alone, and a second one could hold the interpreter lock the child needs).
-        Under :meth:`create` (``self.gate`` set) there is no log: the command keeps
-        the caller's stdio, and the caller is released once the init waits at the gate.
+        It starts the container, records it running and releases the CLI; then it
+        becomes mc-monitor, which stays while the container runs and hands the end
+        back to :meth:`_finish` (:mod:`minicontainer.monitor`).  The container
+        writes into a pipe, not the log: mc-monitor copies it.
         """
-        import threading
-        import time
+        from minicontainer import logs, monitor
 
-        from minicontainer import logs
-
-        code = EXIT_RUNTIME_ERROR
         released = False
-        relay = None
         try:
+            monitor.check_installed()
             os.setsid()
-            if self.gate is None:
-                os.dup2(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), 0)
+            os.dup2(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), 0)
             keep = 3 + self.config.preserve_fds  # runc's --preserve-fds: the caller's, passed on
             if ready_w > keep:
                 native.close_range(keep, ready_w - 1)
             native.close_range(ready_w + 1)
             devnull = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
-            if self.gate is None:  # under `create` the command keeps the caller's stdio
-                path = self.store.log_path(self.id)
-                log = logs.open_log(path)
-                log_r, log_w = os.pipe2(os.O_CLOEXEC)
-                os.dup2(log_w, 1)
-                os.dup2(log_w, 2)
-                os.close(log_w)
-                relay = threading.Thread(target=logs.relay, daemon=True, args=(
-                    log_r, log, path, log_max_size or logs.DEFAULT_MAX_SIZE))
+            path = self.store.log_path(self.id)
+            log = logs.open_log(path)
+            log_r, log_w = os.pipe2(os.O_CLOEXEC)
+            os.dup2(log_w, 1)
+            os.dup2(log_w, 2)
+            os.close(log_w)
             native.set_child_subreaper()
             if self.store.update(self.id, monitorPid=os.getpid(), ownMonitor=True,
                                  monitorStartTime=process_start_time(os.getpid())) is None:
@@ -379,51 +419,95 @@ class Container:
                 idmap.RangeAllocator().adopt(self.id, os.getpid(),
                                              process_start_time(os.getpid()))
 
-            def release() -> None:
-                """Tell the waiting CLI that the container is up."""
+            def running(pid: int) -> None:
+                """Record the container as running, release the waiting CLI, and
+                become mc-monitor (the poststart hooks first: their turn is now)."""
                 nonlocal released
+                self._record_running(pid)
                 os.write(ready_w, b"ok")
                 os.close(ready_w)
                 released = True
+                if self.run_hooks is not None:
+                    self.run_hooks("poststart", "running", pid)
+                for fd in (1, 2):
+                    os.dup2(devnull, fd)  # the container holds the last writers of the pipe
+                monitor.become_resident(pid, log_r, log, path,
+                                        log_max_size or logs.DEFAULT_MAX_SIZE, self.store.root,
+                                        self.id, self.config.userns_range, auto_remove)
 
-            def running(pid: int) -> None:
-                """Record the container as running, start the log relay and release
-                the waiting CLI (under `create`, released already)."""
-                self._record_running(pid)
-                if self.gate is None:
-                    relay.start()
-                    release()
+            # Returns only by raising: `running` execs mc-monitor.
+            self._launch(seccomp_program, (None, None, None), running, hand_over_fds=True)
+        except BaseException as e:
+            if released:
+                # It ran, or freeing it failed: keep the record so that `rm` retries.
+                self.store.update(self.id, status="stopped", error=describe(e))
+            else:
+                report(ready_w, getattr(e, "exit_code", EXIT_RUNTIME_ERROR), describe(e))
+                self.store.remove(self.id)
+        finally:
+            os._exit(EXIT_RUNTIME_ERROR)
 
-            def created(pid: int) -> None:
-                """The init waits at the start gate: record it, let go of the caller's
-                stdio (the container has it) and release `create`."""
-                self._record_running(pid, status="created")
-                for fd in (0, 1, 2):
-                    os.dup2(devnull, fd)
-                release()
+    @classmethod
+    def _from_record(cls, store: StateStore, container_id: str,
+                     userns_range: str) -> Container | None:
+        """The container whose record is in ``store``, as far as freeing it needs (its
+        config, cgroup, bridge and hooks); None if it has no record.  ``userns_range``
+        is the config's, which config.json does not carry."""
+        state = store.load(container_id)
+        if state is None:
+            return None
+        container = cls(Config.from_oci(state["config"]), container_id, store.root)
+        container.config.userns_range = userns_range
+        container.bundle = state.get("bundle")
+        container.annotations = state.get("annotations") or {}
+        container.oci_version = state.get("ociVersion", OCI_VERSION)
+        if state.get("cgroup"):
+            from minicontainer.cgroups import Cgroup
 
-            if self.gate is not None:
-                self.gate.on_created = created
-            code = self._launch(seccomp_program, (None, None, None), running, hand_over_fds=True)
-            for fd in (1, 2):
-                os.dup2(devnull, fd)  # the last writer gone: the relay sees the end
-            if relay is not None and relay.is_alive():
-                relay.join(10)
-            self.store.update(self.id, status="stopped", exitCode=code,
-                              finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                              finalStats=self.final_stats)
+            container.cgroup = Cgroup(state["cgroup"])
+        if (state.get("network") or {}).get("mode") == "bridge":
+            container.bridge = network.BridgeNetwork(NETWORK_DIR, state["network"]["subnet"])
+        container.run_hooks = container._hook_runner()
+        return container
+
+    def _finish(self, status: int, log_r: int, log: int, log_max_size: int,
+                auto_remove: bool) -> None:
+        """The end of a detached container, run by mc-monitor once its init has ended
+        with wait ``status``: free what it used, copy the rest of its output from
+        ``log_r`` into ``log``, record the exit, remove it if asked to.
+
+        Freeing comes first: it kills any process the init left (a shared pid
+        namespace), which could otherwise hold the pipe open.  Loaded by
+        :meth:`_from_record`; the OOM note goes to stderr, which is the log.
+        """
+        import threading
+        import time
+
+        from minicontainer import logs
+
+        try:
+            if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
+                self._explain_oom()
+            failures = self._free(Scratch(self.id))
+            relay = threading.Thread(target=logs.relay, daemon=True, args=(
+                log_r, log, self.store.log_path(self.id), log_max_size))
+            relay.start()
+            relay.join(10)
+            ended = {"status": "stopped", "exitCode": exit_code(status),
+                     "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "finalStats": self.final_stats}
+            if failures:
+                # Keep the record so that `rm` retries.
+                self.store.update(self.id, **ended, error=f"freeing container {self.id}: "
+                                  f"{'; '.join(failures)}")
+                return
+            self.store.update(self.id, **ended)
+            if self.run_hooks is not None:
+                self.run_hooks("poststop", "stopped", 0)
             if auto_remove:
                 self.store.remove(self.id)
         except BaseException as e:
-            if released:
-                # It ran (or, under `create`, its execve failed), or freeing it failed:
-                # keep the record so that `rm` retries, and say why for `start`.
-                self.store.update(self.id, status="stopped", error=describe(e))
-            else:
-                _report(ready_w, getattr(e, "exit_code", EXIT_RUNTIME_ERROR), describe(e))
-                self.store.remove(self.id)
-        finally:
-            os._exit(code)
+            self.store.update(self.id, status="stopped", error=describe(e))
 
     def _start_and_wait(self, scratch: Scratch, seccomp_program,
                         stdio: tuple[int | None, ...], on_running, hand_over_fds: bool) -> int:
@@ -455,12 +539,12 @@ class Container:
                 pid = namespaces.clone(cfg.namespaces, cgroup_fd)
             finally:
                 if pid != 0:  # what only the child needs
-                    _close_fds(stub, rootfs_tree, cgroup_fd)
+                    close_fds(stub, rootfs_tree, cgroup_fd)
                     _leave_network_namespace(home)
         except BaseException:
             if pid > 0:
-                _kill_and_reap(pid)
-            _close_fds(sync_r, sync_w, err_r, err_w)
+                kill_and_reap(pid)
+            close_fds(sync_r, sync_w, err_r, err_w)
             for end in (channel, parent_channel):
                 if end is not None:
                     end.close()
@@ -472,13 +556,13 @@ class Container:
             # The init needs none of the runtime's own fds, and each would be a door out
             # (CVE-2024-21626 was runc's cgroup fd). sync_w goes so that a runtime killed
             # before the release is an end of file.
-            _close_fds(sync_w, cgroup_fd, home)
+            close_fds(sync_w, cgroup_fd, home)
             if parent_channel is not None:
                 parent_channel.close()
             if gate is not None:
                 gate.in_child()
             _child(cfg, scratch, seccomp_program, sync_r, err_w, channel, terminal, stdio, stub,
-                   rootfs_tree, held, gate)
+                   rootfs_tree, held, gate, self.run_hooks)
         self.pid = pid
         forwarder = SignalForwarder()
         forwarder.target = pid
@@ -495,24 +579,35 @@ class Container:
             try:
                 if cfg.user_namespace:
                     idmap.write_maps(pid, cfg.uid_mappings, cfg.gid_mappings)
+                if cfg.oom_score_adj is not None:
+                    set_oom_score_adj(cfg.oom_score_adj, pid)
                 if cfg.network == "bridge":
                     self._connect_bridge(pid, scratch)
+                if self.run_hooks is not None:
+                    self.run_hooks("prestart", "creating", pid)
+                    self.run_hooks("createRuntime", "creating", pid)
                 os.write(sync_w, b"go")
                 master = None
                 if terminal is not None:
                     master = terminal.receive_master(parent_channel)
+                if master is not None and cfg.console_size is not None:
+                    terminal.set_window_size(master, *cfg.console_size)
                 if master is not None and self.console_socket is not None:
                     terminal.send_to_console_socket(self.console_socket, master)
                     master = None
                 if gate is not None and gate.wait_created():
-                    gate.on_created(pid)
-                    gate.wait_started()
+                    self._record_running(pid, status="created")
+                    self.store.update(self.id, monitorPid=None, monitorStartTime=None)
+                    return pid  # `create`: the init waits at the gate, on its own now
                 failure = read_all(err_r)
-                # Under `create`, an init killed at the gate closes its pipe empty too.
-                if not failure and (gate is None or gate.started):
+                if gate is not None and not failure:
+                    failure = f"{EXIT_RUNTIME_ERROR} the init ended before its start gate".encode()
+                if not failure:
                     on_running(pid)
+                    if self.run_hooks is not None:
+                        self.run_hooks("poststart", "running", pid)
             except BaseException:
-                _kill_and_reap(pid)
+                kill_and_reap(pid)
                 raise
             if failure:
                 raise_reported(pid, failure)
@@ -624,7 +719,7 @@ def _create_cgroup(container_id: str, cfg: Config):
                                  "--security-opt devices=unconfined runs without it")
         return None
     try:
-        cgroup = cgroups.Cgroup.create(hierarchy, container_id, files)
+        cgroup = cgroups.Cgroup.create(hierarchy, container_id, files, cfg.cgroups_path)
     except cgroups.CgroupError as e:
         raise ContainerError(f"cgroup: {e.strerror}") from None
     if cfg.device_cgroup:
@@ -645,7 +740,7 @@ def _restrict_devices(cgroup, cfg: Config) -> None:
 
 
 def _init(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, channel,
-          terminal, stub: int, err_w: int, rootfs_tree: int | None, gate) -> None:
+          terminal, stub: int, err_w: int, rootfs_tree: int | None, gate, run_hooks) -> None:
     """The container's init: each line one layer, in the order that makes them hold.
 
     Runs in the child of the clone, already inside every new namespace.  Nothing
@@ -659,25 +754,27 @@ def _init(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, channel,
         raise ContainerError("the runtime ended before it released the container")
     os.close(sync_r)
     mounts.set_propagation(cfg.rootfs_propagation)
-    volumes = mounts.open_volumes([m.source for m in cfg.mounts])
+    entries = cfg.all_mounts()
+    trees = mounts.open_binds(entries)
     if cfg.user_namespace:
         idmap.become_root()
     if cfg.namespaces & Namespace.NET:
         network.loopback_up()
+    namespaces.set_sysctls(cfg.sysctl)
 
     overlay = (scratch.upper, scratch.work) if cfg.overlay else (None, None)
     rootfs_dir = idmap.attach_tree(rootfs_tree, scratch.merged, cfg.rootfs)
     root = mounts.mount_rootfs(rootfs_dir, scratch.merged, *overlay)
-    mounts.mount_proc(root, cfg.may_mount_own(Namespace.PID))
-    mounts.mount_sys(root, cfg.may_mount_own(Namespace.NET), cfg.sys_readonly)
-    mounts.mount_dev(root, cfg.user_namespace, cfg.may_mount_own(Namespace.IPC))
+    for entry, tree in zip(entries, trees, strict=True):  # in the config's order
+        mounts.mount_entry(root, entry, tree, cfg.may_mount(entry.type))
+    if cfg.fresh_dev:
+        mounts.populate_dev(root, cfg.user_namespace)
     mounts.make_device_nodes(root, cfg.devices, cfg.user_namespace)
-    mounts.mount_cgroup(root, cfg.may_mount_own(Namespace.CGROUP), cfg.sys_readonly)
     mounts.mask_paths(root, cfg.masked_paths)
     mounts.readonly_paths(root, cfg.readonly_paths)
+    if run_hooks is not None:
+        run_hooks("createContainer", "creating")
     mounts.pivot_to(root) if cfg.root_mode == "pivot" else mounts.chroot_to(root)
-    mounts.attach_volumes(volumes, [m.destination for m in cfg.mounts],
-                          [m.readonly for m in cfg.mounts])
     if terminal is not None:
         terminal.open_in_container(channel)
         channel.close()
@@ -686,230 +783,19 @@ def _init(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, channel,
 
     if cfg.namespaces & Namespace.UTS:
         namespaces.set_hostname(cfg.hostname)
-    become_the_command(cfg, seccomp_program, stub, err_w, gate)
-
-
-def become_the_command(cfg: Config, seccomp_program: bytes | None, stub: int,
-                       err_w: int, gate=None) -> None:
-    """The end of the recipe, shared with ``exec``: the process's own layers, then execve.
-
-    Runs inside the container, as its root; ``cfg`` says the user, command,
-    environment and working directory (``exec`` passes its own).  The execve
-    of the command is made by the sealed exec stub open at ``stub``
-    (:mod:`minicontainer.execstub`), never by this host Python; the stub
-    reports a failure on ``err_w``.  Under ``create``, ``gate`` (a
-    :class:`~minicontainer.startgate.StartGate`) holds it once the command is
-    found, before the AppArmor switch and the seccomp filter: neither has to
-    allow what the gate does.
-    """
-    if seccomp_program is not None and not cfg.no_new_privileges:
-        native.seccomp_load(seccomp_program)  # without no_new_privs it needs CAP_SYS_ADMIN: now
-    capabilities.before_user_switch(cfg.capabilities)
-    idmap.switch_user(cfg.uid, cfg.gid, [])
-    capabilities.apply(cfg.capabilities, cfg.uid == 0, cfg.ambient_capabilities,
-                       cfg.inheritable_capabilities)
-    if cfg.no_new_privileges:
-        native.set_no_new_privs()
-    _pass_preserved_fds(cfg.preserve_fds)
-    if cfg.close_fds:
-        native.close_range(3 + cfg.preserve_fds, flags=_CLOSE_RANGE_CLOEXEC)
-    _enter_cwd(cfg.cwd, check_inside_root=cfg.close_fds)
-    native.set_pdeathsig(signal.SIGKILL)
-    if gate is not None:  # `create` ends here, as runc's, once the command is found
-        execstub.require_command(cfg.args[0], cfg.environment())
-        gate.wait_for_start()
-    # AppArmor switches the profile at the execve below; asked for before seccomp, so
-    # that a custom filter need not allow the write.  (Imported before the fork.)
-    if confined(cfg):
-        from minicontainer import apparmor
-
-        apparmor.exec_profile(cfg.apparmor_profile)
-    if seccomp_program is not None and cfg.no_new_privileges:
-        native.seccomp_load(seccomp_program)
-    execstub.exec_command(stub, err_w, cfg.args, cfg.environment())
+    become_the_command(cfg, seccomp_program, stub, err_w, gate, run_hooks)
 
 
 def _child(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, err_w: int, channel,
            terminal, stdio: tuple[int | None, ...], stub: int, rootfs_tree: int | None,
-           signal_mask, gate) -> None:
+           signal_mask, gate, run_hooks) -> None:
     """Run :func:`_init` and never return: report any failure on ``err_w`` and exit."""
     for target, fd in enumerate(stdio):
         if fd is not None:
             os.dup2(fd, target)
     run_reporting(err_w, "container init",
                   lambda: _init(cfg, scratch, seccomp_program, sync_r, channel, terminal,
-                                stub, err_w, rootfs_tree, gate), signal_mask)
-
-
-def run_reporting(err_w: int, what: str, body, signal_mask=None) -> None:
-    """In a forked child: run ``body`` (which ends in execve) and never return.
-
-    A failure is written to ``err_w`` as ``CODE message`` for the parent, which
-    reads the pipe until it closes: empty means the execve succeeded.  With
-    ``signal_mask``, the signals the parent blocked across the clone get that
-    mask back once their handlers are the defaults.
-    """
-    code = EXIT_RUNTIME_ERROR
-    debug = os.environ.get(DEBUG_VARIABLE)
-    if debug:
-        import traceback  # now: after the pivot no module can be imported
-    try:
-        # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored
-        # across execve: `yes | head` in the container would never end.
-        for signum in (*FORWARDED_SIGNALS, signal.SIGPIPE, signal.SIGXFSZ):
-            signal.signal(signum, signal.SIG_DFL)
-        if signal_mask is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, signal_mask)
-        body()
-    except BaseException as e:
-        message = f"{what}: {describe(e)}"
-        if debug:
-            message += "\n" + traceback.format_exc()
-        _report(err_w, code, message)
-    finally:
-        os._exit(code)
-
-
-def _pass_preserved_fds(count: int) -> None:
-    """runc's ``--preserve-fds``: fds 3 to 3+count-1, inherited across the clone, stay
-    open across the execve."""
-    for fd in range(3, 3 + count):
-        try:
-            os.set_inheritable(fd, True)
-        except OSError as e:
-            raise OSError(e.errno, e.strerror, f"preserve-fds: fd {fd}") from None
-
-
-def check_preserved_fds(count: int) -> None:
-    """Every fd ``--preserve-fds`` would pass must be open before the runtime opens
-    any of its own: else one of those could take its number and reach the container."""
-    for fd in range(3, 3 + count):
-        try:
-            os.fstat(fd)
-        except OSError:
-            raise ConfigError("preserve-fds", count, f"names fd {fd}, which is not open") \
-                from None
-
-
-# The longest path a unix socket address holds (sun_path, less its final NUL).
-_MAX_SOCKET_PATH = 107
-
-
-def check_console(cfg: Config, console_socket: str | None, detached: bool) -> None:
-    """A terminal of a detached container needs a console socket (nothing stays to
-    relay it), and a console socket needs a terminal and a unix socket at its path."""
-    if cfg.terminal and console_socket is None and detached:
-        raise ConfigError("process.terminal", True, "needs --console-socket: create "
-                          "detaches, so the pty master must go to whoever holds the socket")
-    if console_socket is None:
-        return
-    if not cfg.terminal:
-        raise ConfigError("console-socket", console_socket,
-                          "goes with process.terminal true (there is no pty to send)")
-    if len(os.fsencode(console_socket)) > _MAX_SOCKET_PATH:
-        raise ConfigError("console-socket", console_socket,
-                          f"is longer than a unix socket path can be ({_MAX_SOCKET_PATH} bytes)")
-    try:
-        mode = os.stat(console_socket).st_mode
-    except OSError as e:
-        raise ConfigError("console-socket", console_socket, f"cannot be reached ({e.strerror})") \
-            from None
-    if not stat.S_ISSOCK(mode):
-        raise ConfigError("console-socket", console_socket, "is not a unix socket")
-
-
-def _enter_cwd(cwd: str, check_inside_root: bool = True) -> None:
-    """chdir to the working directory, creating it, and prove it is inside the new root.
-
-    A directory fd leaked from the host would make the cwd a door out of the
-    container; the kernel then reports it as unreachable from our root.
-    """
-    os.makedirs(cwd, exist_ok=True)
-    os.chdir(cwd)
-    if not check_inside_root:
-        return
-    try:
-        here = os.getcwd()
-    except FileNotFoundError:  # the kernel's "(unreachable)": not below our root
-        here = None
-    if here is None or not here.startswith("/"):
-        raise OSError(errno.EPERM, "outside the container root, refusing it", f"cwd {cwd}")
-
-
-def _report(err_w: int, code: int, message: str) -> None:
-    text = f"{code} {message}"
-    try:
-        data = text.encode(errors="surrogateescape")  # an argument that was not UTF-8
-    except UnicodeEncodeError:
-        data = text.encode(errors="backslashreplace")
-    try:
-        os.write(err_w, data)
-    except OSError:
-        pass
-
-
-def raise_reported(pid: int, report: bytes) -> None:
-    """A child reported a failure (``CODE message``): reap it and raise what it said."""
-    os.waitpid(pid, 0)
-    code, _, message = report.decode(errors="backslashreplace").partition(" ")
-    raise ContainerError(message, int(code))
-
-
-def exit_code(status: int) -> int:
-    """A wait status as a shell shows it: the exit code, or 128+N for signal N."""
-    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else (
-        128 + os.WTERMSIG(status))
-
-
-def read_all(fd: int) -> bytes:
-    """Read a pipe until every writer has closed it."""
-    chunks = []
-    while chunk := os.read(fd, 4096):
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _close_fds(*fds: int | None) -> None:
-    for fd in fds:
-        if fd is not None:
-            os.close(fd)
-
-
-def _kill_and_reap(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    os.waitpid(pid, 0)
-
-
-def confined(cfg: Config) -> bool:
-    """Whether the command goes into an AppArmor profile on exec (the runtime has
-    settled ``apparmor_profile``: None is only ever an old record's)."""
-    return cfg.apparmor_profile not in (None, "unconfined")
-
-
-def settle_apparmor(cfg: Config) -> None:
-    """Settle the AppArmor profile (None: the default where AppArmor runs, none where
-    it does not) and make sure the kernel holds it, loading the default if need be.
-
-    Here on the host, before the clone: the init only writes the profile's name.
-    """
-    from minicontainer import apparmor
-
-    cfg.apparmor_profile = apparmor.resolve(cfg.apparmor_profile)
-    if confined(cfg):
-        apparmor.ensure_loaded(cfg.apparmor_profile)
-
-
-def seccomp_program(cfg: Config) -> bytes | None:
-    """The container's seccomp filter as BPF, compiled here so that the init only loads it."""
-    if not cfg.seccomp:
-        return None
-    from minicontainer import seccomp
-
-    profile = cfg.seccomp_profile or seccomp.default_profile()
-    return seccomp.compiled(profile, cfg.capabilities, SECCOMP_CACHE_DIR)
+                                stub, err_w, rootfs_tree, gate, run_hooks), signal_mask)
 
 
 def _check_startable(cfg: Config) -> None:
@@ -959,26 +845,3 @@ def _unreachable_dir(path: str, uid: int, gid: int) -> str | None:
     return None
 
 
-class SignalForwarder:
-    """Pass the signals that would stop the runtime on to the container instead."""
-
-    def __init__(self) -> None:
-        self.target: int | None = None
-        self._previous = {}
-        for signum in FORWARDED_SIGNALS:
-            try:
-                self._previous[signum] = signal.signal(signum, self._forward)
-            except ValueError:
-                break  # not the main thread: a script handles its own signals
-
-    def _forward(self, signum: int, _frame) -> None:
-        if self.target is not None:
-            try:
-                os.kill(self.target, signum)
-            except ProcessLookupError:
-                pass
-
-    def restore(self) -> None:
-        """Put back the handlers that were there before."""
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)

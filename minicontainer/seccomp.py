@@ -60,7 +60,6 @@ NATIVE_ARCH = {
 }
 EPERM = 1
 ENOSYS = 38
-EACCES = 13
 # Calls that x86 (and s390, ppc, mips o32) processes can also make through a
 # multiplexer: its first argument picks the call, its second points at the call's
 # arguments in memory, where seccomp cannot read.  libseccomp compiles a rule on
@@ -78,8 +77,20 @@ MULTIPLEXERS = {
 MULTIPLEXING_ARCHES = {"SCMP_ARCH_X86", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_PPC",
                        "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC64LE", "SCMP_ARCH_MIPS",
                        "SCMP_ARCH_MIPSEL"}
+# SECCOMP_FILTER_FLAG_* a profile may name, and why minicontainer refuses those it refuses:
+# it installs its filter with no flags.  TSYNC asks the kernel to give the filter to every
+# thread; the init and the exec helper install it while they have one thread, so it holds.
+REFUSED_FLAGS = {
+    "SECCOMP_FILTER_FLAG_LOG": "would send every action but SCMP_ACT_ALLOW to the audit log, "
+                               "and minicontainer installs its filter without flags",
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW": "would turn off the kernel's Speculative Store Bypass "
+                                      "mitigation, which minicontainer keeps (it installs its "
+                                      "filter without flags)",
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": "is for SCMP_ACT_NOTIFY agents, which "
+                                              "minicontainer does not support",
+}
 # Part of the cache key: change it whenever build() turns a profile into another program.
-BUILD_LOGIC = 2
+BUILD_LOGIC = 3
 _SCHEMA = os.path.join(os.path.dirname(__file__), "schemas", "seccomp.json")
 
 
@@ -142,9 +153,11 @@ def validate(profile: object) -> list[str]:
 
     The shape (types, names, ranges) is checked against the JSON schema in
     ``schemas/seccomp.json``; what a schema cannot say (architectures libseccomp
-    knows, rules that contradict each other) is checked here.  Warnings are
-    syscall names this libseccomp does not know: Docker ignores those too, so a
-    profile written for a newer kernel still loads.
+    knows, flags and errno values that have no effect, rules that contradict each
+    other) is checked here.  Warnings are syscall names this libseccomp does not
+    know (Docker, runc and crun ignore those too, so a profile written for a newer
+    kernel still loads) and unconditional rules the first rule for the call
+    overrides.
     """
     _check_schema(profile)
     for i, arch in enumerate(profile.get("architectures", [])):
@@ -153,10 +166,41 @@ def validate(profile: object) -> list[str]:
         _check_arch(f"archMap[{i}].architecture", entry["architecture"])
         for j, sub in enumerate(entry.get("subArchitectures", [])):
             _check_arch(f"archMap[{i}].subArchitectures[{j}]", sub)
-    _check_contradictions(profile.get("syscalls", []))
+    for i, flag in enumerate(profile.get("flags", [])):
+        if flag in REFUSED_FLAGS:
+            raise _field_error(f"flags[{i}]", flag, REFUSED_FLAGS[flag])
+    if "defaultErrnoRet" in profile and profile["defaultAction"] != "SCMP_ACT_ERRNO":
+        raise _field_error("defaultErrnoRet", profile["defaultErrnoRet"],
+                           f"is for defaultAction SCMP_ACT_ERRNO, not {profile['defaultAction']}")
+    syscalls = profile.get("syscalls", [])
+    for i, rule in enumerate(syscalls):
+        _check_rule(i, rule)
+    warnings = _check_contradictions(syscalls, _verdict({
+        "action": profile["defaultAction"], "errnoRet": profile.get("defaultErrnoRet", EPERM)}))
     return [f"syscalls[{i}]: syscall {n!r} is unknown to libseccomp, ignored"
-            for i, rule in enumerate(profile.get("syscalls", [])) for n in _rule_names(rule)
-            if lib.mc_seccomp_syscall_number(n.encode()) == -1]
+            for i, rule in enumerate(syscalls) for n in _rule_names(rule)
+            if lib.mc_seccomp_syscall_number(n.encode()) == -1] + warnings
+
+
+def _check_rule(i: int, rule: dict) -> None:
+    """Refuse an errnoRet or a comparison that libseccomp would drop or reject."""
+    if "errnoRet" in rule and rule["action"] != "SCMP_ACT_ERRNO":
+        raise _field_error(f"syscalls[{i}].errnoRet", rule["errnoRet"],
+                           f"is for action SCMP_ACT_ERRNO, not {rule['action']}")
+    seen: dict[int, int] = {}
+    for k, comparison in enumerate(rule.get("args") or []):
+        where = f"syscalls[{i}].args[{k}]"
+        if comparison.get("valueTwo", 0) and comparison["op"] != "SCMP_CMP_MASKED_EQ":
+            raise _field_error(f"{where}.valueTwo", comparison["valueTwo"],
+                               f"is used by SCMP_CMP_MASKED_EQ only, not {comparison['op']}")
+        # runc and crun split such a rule into one rule per comparison, which turns
+        # "and" into "or"; a rule that means something else than it says is refused.
+        if comparison["index"] in seen:
+            raise _field_error(f"{where}.index", comparison["index"],
+                               f"is compared by args[{seen[comparison['index']]}] already: "
+                               "libseccomp allows one comparison per argument in a rule "
+                               "(write one rule per comparison)")
+        seen[comparison["index"]] = k
 
 
 def _check_schema(profile: object) -> None:
@@ -207,25 +251,53 @@ def _exclusive(a: dict, b: dict) -> bool:
     return bool(arches_a and arches_b and not arches_a & arches_b)
 
 
-def _check_contradictions(syscalls: list[dict]) -> None:
-    """Refuse a syscall given two different unconditional actions that can both apply."""
-    seen: dict[str, list[tuple[int, dict]]] = {}
+def _comparisons(rule: dict) -> tuple:
+    """A rule's comparisons as libseccomp sees them: one per argument, in argument order."""
+    return tuple(sorted((a["index"], a["op"], a.get("value", 0), a.get("valueTwo", 0))
+                        for a in rule.get("args") or []))
+
+
+def _check_contradictions(syscalls: list[dict], default: str) -> list[str]:
+    """Refuse two actions for one call under the same comparisons; warn of overridden rules.
+
+    libseccomp decides what happens when rules for one call meet.  The same
+    comparisons (or none) with the same action is one rule given twice: it is
+    merged, and loads, as in runc and crun.  The same comparisons with another
+    action is refused by libseccomp (EEXIST), and by runc and crun with it, and so
+    it is here, naming both rules.  Two unconditional rules with different actions
+    are an exception: libseccomp keeps the first and drops the second without a
+    word, runc and crun load that filter, and podman's default profile relies on
+    it (``setns`` is allowed, then denied); minicontainer loads it too, and says
+    which rule lost.  A rule with the ``default`` verdict is left out of the filter
+    (see :func:`build`), so it meets no other rule.
+    """
+    warnings = []
+    seen: dict[tuple[str, tuple], list[tuple[int, dict]]] = {}
     for i, rule in enumerate(syscalls):
-        if rule.get("args"):
+        if _verdict(rule) == default:
             continue
+        comparisons = _comparisons(rule)
         for name in _rule_names(rule):
-            for j, earlier in seen.get(name, []):
-                if _verdict(earlier) != _verdict(rule) and not _exclusive(earlier, rule):
+            for j, earlier in seen.get((name, comparisons), []):
+                if _verdict(earlier) == _verdict(rule) or _exclusive(earlier, rule):
+                    continue
+                if comparisons:
                     raise _field_error(f"syscalls[{i}].names", name,
-                                       f"is {_verdict(rule)} here but {_verdict(earlier)} "
-                                       f"by syscalls[{j}], both unconditionally")
-            seen.setdefault(name, []).append((i, rule))
+                                       f"is {_verdict(rule)} here but {_verdict(earlier)} by "
+                                       f"syscalls[{j}] for the same args (libseccomp, runc "
+                                       "and crun refuse this too)")
+                warnings.append(f"syscalls[{i}]: {name!r} is {_verdict(rule)} here but "
+                                f"{_verdict(earlier)} by syscalls[{j}], both unconditionally: "
+                                f"syscalls[{j}] wins, as in runc and crun")
+                break
+            seen.setdefault((name, comparisons), []).append((i, rule))
+    return warnings
 
 
 def _verdict(rule: dict) -> str:
     action = rule["action"]
-    if action == "SCMP_ACT_ERRNO" and "errnoRet" in rule:
-        return f"{action}({rule['errnoRet']})"
+    if action == "SCMP_ACT_ERRNO":
+        return f"{action}({rule.get('errnoRet', EPERM)})"
     return action
 
 
@@ -248,10 +320,12 @@ def _applies(rule: dict, capabilities: set[str], arches: set[str],
     return not (excludes.get("arches") and set(excludes["arches"]) & arches)
 
 
-def _action(name: str, errno_ret: int | None, default_errno: int) -> int:
+def _action(name: str, errno_ret: int | None) -> int:
+    """The action's number; SCMP_ACT_ERRNO without an errno is EPERM, for a rule as for
+    the default (``defaultErrnoRet`` is the default action's alone, as in runc and crun)."""
     value = ACTIONS[name]
     if name == "SCMP_ACT_ERRNO":
-        value |= default_errno if errno_ret is None else errno_ret
+        value |= EPERM if errno_ret is None else errno_ret
     return value
 
 
@@ -259,14 +333,50 @@ class Filter:
     """A filter built by libseccomp.  Its BPF program (:func:`compiled` caches it) is
     what gets installed, with :func:`minicontainer.native.seccomp_load`."""
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx, stand_in: int | None = None, default: int | None = None) -> None:
         self._ctx = ffi.gc(ctx, lib.mc_seccomp_release)
+        # libseccomp was given the default action ``stand_in``; ``default`` is the real one.
+        self._stand_in = stand_in
+        self._default = default
 
     def export(self, fd: int, bpf: bool = False) -> None:
         """Write libseccomp's pseudo-code (or the raw BPF program) to ``fd``."""
+        if self._stand_in is None:
+            self._export(fd, bpf)
+            return
+        scratch = os.memfd_create("seccomp-export", os.MFD_CLOEXEC)
+        try:
+            self._export(scratch, bpf)
+            os.lseek(scratch, 0, os.SEEK_SET)
+            data = b""
+            while chunk := os.read(scratch, 1 << 20):
+                data += chunk
+        finally:
+            os.close(scratch)
+        data = _swap_returns(data, self._stand_in, self._default) if bpf else data.replace(
+            f"ERRNO({self._stand_in & 0xFFFF})".encode(),
+            f"ERRNO({self._default & 0xFFFF})".encode())
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+
+    def _export(self, fd: int, bpf: bool) -> None:
         if lib.mc_seccomp_export(self._ctx, fd, int(bpf)) == -1:
             errno = ffi.errno
             raise OSError(errno, os.strerror(errno), "seccomp_export")
+
+
+_BPF_RET_K = 0x06  # BPF_RET | BPF_K: return the constant k
+
+
+def _swap_returns(program: bytes, old: int, new: int) -> bytes:
+    """``program`` with every "return ``old``" made "return ``new``"."""
+    import struct
+
+    out = bytearray()
+    for code, jt, jf, k in struct.iter_unpack("=HBBI", program):
+        out += struct.pack("=HBBI", code, jt, jf, new if code == _BPF_RET_K and k == old else k)
+    return bytes(out)
 
 
 def libseccomp_version() -> str:
@@ -335,10 +445,12 @@ class _Plan:
         arches |= set(profile.get("architectures", []))
         self.native = arch
         self.arches = [arch, *sorted(arches - {arch})]
-        self.default_errno = profile.get("defaultErrnoRet", EPERM)
-        self.default_action = _action(profile["defaultAction"], None, self.default_errno)
+        self.default_action = _action(profile["defaultAction"], profile.get("defaultErrnoRet"))
+        # A rule with the default action changes nothing, and libseccomp refuses it
+        # (EACCES): it is left out, as runc and crun do.
         self.rules = [(i, rule) for i, rule in enumerate(profile.get("syscalls", []))
-                      if _applies(rule, capabilities, arches, kernel)]
+                      if _applies(rule, capabilities, arches, kernel)
+                      and _action(rule["action"], rule.get("errnoRet")) != self.default_action]
         self.denied_multiplexers: dict[str, list[str]] = {}
         if arches & MULTIPLEXING_ARCHES:
             for _, rule in self.rules:
@@ -359,24 +471,37 @@ def build(profile: dict, capabilities: set[str], arch: str | None = None,
     A multiplexer (``socketcall``, ``ipc``) answers ENOSYS when a rule looks at
     the arguments of one of its calls: added first, this rule absorbs the
     argument-less "multiplexer, if call == N" rules libseccomp would derive.
+
+    A profile that is not the default one is validated first: a bundle's
+    ``linux.seccomp`` arrives here without having passed :func:`load_file`.
     """
+    if profile is not default_profile():
+        validate(profile)
     plan = _Plan(profile, capabilities, arch or native_arch(), kernel or kernel_version())
-    ctx = lib.mc_seccomp_init(plan.default_action)
+    deny = _action("SCMP_ACT_ERRNO", ENOSYS)
+    stand_in = None
+    if plan.denied_multiplexers and plan.default_action == deny:
+        # ENOSYS is the default (podman's profile): libseccomp refuses the absorbing
+        # rule, whose action is the default's, and the derived rules would stay, the
+        # argument tests gone.  So libseccomp gets a default no rule has, and the real
+        # one takes its place in the program it generates.
+        used = {_action(r["action"], r.get("errnoRet")) for _, r in plan.rules}
+        stand_in = next(a for a in range(_action("SCMP_ACT_ERRNO", 4094), deny, -1)
+                        if a not in used)
+    ctx = lib.mc_seccomp_init(plan.default_action if stand_in is None else stand_in)
     if ctx == ffi.NULL:
         raise ProfileError(f"seccomp profile: defaultAction {profile['defaultAction']!r} refused")
-    flt = Filter(ctx)
+    flt = Filter(ctx, stand_in, plan.default_action)
     for name in plan.arches[1:]:
         if lib.mc_seccomp_arch_add(ctx, name[10:].lower().encode()) == -1:
             raise _field_error("architectures", name, "cannot be added by libseccomp")
     no_args = ffi.new("uint64_t[]", [0])
     for multiplexer in sorted(plan.denied_multiplexers):
         nr = lib.mc_seccomp_syscall_number(multiplexer.encode())
-        # EACCES: ENOSYS is the default action already, nothing to add.
-        if (lib.mc_seccomp_rule_add(ctx, _action("SCMP_ACT_ERRNO", ENOSYS, 0), nr, 0, no_args)
-                == -1 and ffi.errno != EACCES):
+        if lib.mc_seccomp_rule_add(ctx, deny, nr, 0, no_args) == -1:
             raise OSError(ffi.errno, os.strerror(ffi.errno), f"seccomp rule for {multiplexer}")
     for i, rule in plan.rules:
-        action = _action(rule["action"], rule.get("errnoRet"), plan.default_errno)
+        action = _action(rule["action"], rule.get("errnoRet"))
         args = rule.get("args") or []
         comparisons = ffi.new("uint64_t[]", [
             number for a in args
@@ -387,11 +512,23 @@ def build(profile: dict, capabilities: set[str], arch: str | None = None,
             if nr == -1 or name in plan.denied_multiplexers:
                 continue
             if lib.mc_seccomp_rule_add(ctx, action, nr, len(args), comparisons) == -1:
-                errno = ffi.errno
-                raise _field_error(f"syscalls[{i}]", name,
-                                   f"cannot be added: {os.strerror(errno)} "
-                                   "(a rule for it with another action exists already?)")
+                raise _rule_refused(i, name, ffi.errno, plan.rules)
     return flt
+
+
+def _rule_refused(i: int, name: str, errno: int, rules: list[tuple[int, dict]]) -> ProfileError:
+    """Why libseccomp refused rule ``i`` for ``name``.  validate() refuses the plain
+    conflicts; an EEXIST left is a partial overlap of comparisons that libseccomp
+    cannot order (runc and crun stop there too)."""
+    import errno as errnos
+
+    if errno != errnos.EEXIST:
+        return _field_error(f"syscalls[{i}]", name, f"cannot be added: {os.strerror(errno)}")
+    earlier = ", ".join(f"syscalls[{j}]" for j, rule in rules
+                        if j < i and name in _rule_names(rule))
+    return _field_error(f"syscalls[{i}]", name,
+                        f"cannot be added: its args overlap those of {earlier} with another "
+                        "action, and libseccomp refuses that (EEXIST), as runc and crun do")
 
 
 ARCH_LABELS = {"SCMP_ARCH_X86": "x86 (int 0x80)", "SCMP_ARCH_X32": "x32"}
@@ -410,14 +547,14 @@ def by_arch(profile: dict, capabilities: set[str], arch: str | None = None,
     plan = _Plan(profile, capabilities, arch or native_arch(), kernel or kernel_version())
     by_name: dict[str, list[str]] = {}
     for _, rule in plan.rules:
-        text = _describe(rule["action"], rule.get("errnoRet"), plan.default_errno)
+        text = _describe(rule["action"], rule.get("errnoRet"))
         if rule.get("args"):
             text += " if args"
         for name in _rule_names(rule):
             if text not in by_name.setdefault(name, []):
                 by_name[name].append(text)
     names = sorted(set(by_name) | set(plan.denied_multiplexers))
-    default = "default (" + _describe(profile["defaultAction"], None, plan.default_errno) + ")"
+    default = f"default ({_describe(profile['defaultAction'], profile.get('defaultErrnoRet'))})"
     rows = []
     for name in names:
         row = [name]
@@ -444,7 +581,7 @@ def by_arch(profile: dict, capabilities: set[str], arch: str | None = None,
     return titles, rows
 
 
-def _describe(action: str, errno_ret: int | None, default_errno: int) -> str:
+def _describe(action: str, errno_ret: int | None) -> str:
     if action == "SCMP_ACT_ERRNO":
-        return f"errno {default_errno if errno_ret is None else errno_ret}"
+        return f"errno {EPERM if errno_ret is None else errno_ret}"
     return action[9:].lower().replace("_", " ")

@@ -2,19 +2,19 @@
 
 ::
 
-    monitor (host)                    init (in the container)          `start` (host)
+    `create` (host)                   init (in the container)          `start` (host)
       mkfifo STATE_DIR/exec.fifo
       fd = open(fifo, O_PATH)
       clone  ------------------------>  ... the whole recipe ...
                                         "created" on the ready pipe
-      record created, release `create`  open(/proc/self/fd/FD, O_WRONLY)
+      record created, exit              open(/proc/self/fd/FD, O_WRONLY)
                                           blocks: no reader yet  <------  open(fifo, O_RDONLY)
-                                        write "0", "started" on the       (and unlink it)
-                                        ready pipe, close all three  -->  "0", then EOF: passed
-                                        ... the last layers, execve
-      err pipe closes empty: running  ----------------------------------> sees it running
+                                        write "0"                  ---->  (and unlink it)
+                                        ... the last layers, execve       "0", then EOF: it ran,
+                                        (the fifo is close-on-exec)       record running
+                                        or a failure: "CODE message" -->  "0CODE message": error
 
-The fifo is opened by path only on the host, by the monitor, before the clone; the
+The fifo is opened by path only on the host, by ``create``, before the clone; the
 init reopens that fd through its own ``/proc/self/fd`` (an ``O_PATH`` fd grants no
 I/O by itself), so it never looks up a host path.  Its mode lets any uid write:
 by then the init may be the config's unprivileged user, and only host root can
@@ -33,16 +33,14 @@ from minicontainer.errors import ContainerError
 
 FIFO_NAME = "exec.fifo"
 _CREATED = b"created"
-_STARTED = b"started"
 
 
 class StartGate:
     """The fifo and the ready pipe of one container being created.
 
-    The monitor calls :meth:`open` before the clone, then :meth:`in_parent`,
-    :meth:`wait_created` (and ``on_created``) and :meth:`wait_started`; the
-    init calls :meth:`in_child` and, as the last step of its recipe,
-    :meth:`wait_for_start`.
+    ``create`` calls :meth:`open` before the clone, then :meth:`in_parent` and
+    :meth:`wait_created`; the init calls :meth:`in_child` and, as the last step
+    of its recipe, :meth:`wait_for_start`.
     """
 
     def __init__(self, state_dir: str) -> None:
@@ -50,49 +48,45 @@ class StartGate:
         self.fifo: int | None = None
         self.ready_r: int | None = None
         self.ready_w: int | None = None
-        self.started = False
-        self.on_created = None  # set by the monitor: called with the init's pid
 
     def open(self) -> None:
-        """Make the fifo and the pipe (in the monitor, before the clone)."""
+        """Make the fifo and the pipe (in ``create``, before the clone)."""
         os.mkfifo(self.path, 0o600)
         os.chmod(self.path, 0o622)  # any uid may write: the init's user is the config's
         self.fifo = os.open(self.path, os.O_PATH | os.O_CLOEXEC)
         self.ready_r, self.ready_w = os.pipe2(os.O_CLOEXEC)
 
     def in_child(self) -> None:
-        """In the init right after the clone: the read end is the monitor's."""
+        """In the init right after the clone: the read end is ``create``'s."""
         os.close(self.ready_r)
         self.ready_r = None
 
     def in_parent(self) -> None:
-        """In the monitor right after the clone: the fifo and the write end are the init's."""
+        """In ``create`` right after the clone: the fifo and the write end are the init's."""
         os.close(self.ready_w)
         os.close(self.fifo)
         self.ready_w = self.fifo = None
 
-    def wait_for_start(self) -> None:
+    def wait_for_start(self, err_w: int) -> None:
         """In the init, near the end of its recipe: say so, then block until ``start``.
 
         The open of the fifo for writing returns once ``start`` has it open for
-        reading; the init writes its byte and closes the fifo, the fd it was
-        opened through and the ready pipe, so that none reaches the command.
+        reading; the init writes its byte, and the fifo takes the place of
+        ``err_w``, the pipe the init reports a failure on (to ``create``, which has
+        ended): a failure of the last steps or of the execve reaches ``start``,
+        and a successful execve closes it (close-on-exec).  The fd it was opened
+        through and the ready pipe are closed: none reaches the command.
         """
         os.write(self.ready_w, _CREATED)
         gate = os.open(f"/proc/self/fd/{self.fifo}", os.O_WRONLY | os.O_CLOEXEC)
         os.write(gate, b"0")
+        os.dup2(gate, err_w, inheritable=False)
         os.close(gate)
-        os.write(self.ready_w, _STARTED)
         self.close()
 
     def wait_created(self) -> bool:
-        """In the monitor: whether the init reached the gate (False: it died before)."""
+        """In ``create``: whether the init reached the gate (False: it died before)."""
         return _read_exactly(self.ready_r, len(_CREATED)) == _CREATED
-
-    def wait_started(self) -> None:
-        """In the monitor, once created: block until the init passed the gate or died;
-        ``started`` says which."""
-        self.started = _read_exactly(self.ready_r, len(_STARTED)) == _STARTED
 
     def close(self) -> None:
         """Close whatever is still open here (the fifo file goes with the state dir)."""
@@ -140,9 +134,11 @@ def withdraw(state_dir: str) -> bool:
     return True
 
 
-def pass_gate(fd: int, init_alive, timeout: float = 30) -> bool:
-    """Wait until the init has passed the gate (the fifo at ``fd`` then reads an end
-    of file after the init's byte); False if it died first.
+def pass_gate(fd: int, init_alive, timeout: float = 30) -> bytes | None:
+    """Wait until the init has passed the gate and made its execve: the fifo at ``fd``
+    reads the init's byte, then an end of file.  What came after the byte: empty if
+    the execve happened, a failure report (``CODE message``) if a step after the gate
+    or the execve failed; None if the init died before the gate.
 
     A fifo whose writer has never come shows no hang-up, so ``poll`` waits for the
     init's byte, checking ``init_alive()`` in between.  Closes ``fd``.
@@ -155,14 +151,14 @@ def pass_gate(fd: int, init_alive, timeout: float = 30) -> bool:
         while time.monotonic() < deadline:
             if not poller.poll(100):
                 if not got and not init_alive():
-                    return False
+                    return None
                 continue
             try:
                 chunk = os.read(fd, 64)
             except BlockingIOError:
                 continue
             if not chunk:
-                return got == b"0"
+                return got[1:] if got[:1] == b"0" else None
             got += chunk
         raise TimeoutError("the container's init did not pass the start gate")
     finally:

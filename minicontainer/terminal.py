@@ -55,6 +55,11 @@ def send_to_console_socket(path: str, master: int) -> None:
         os.close(master)
 
 
+def set_window_size(master: int, rows: int, columns: int) -> None:
+    """OCI ``process.consoleSize``: the size the command sees on its terminal."""
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+
+
 def _copy_window_size(master: int) -> None:
     try:
         size = fcntl.ioctl(0, termios.TIOCGWINSZ, struct.pack("HHHH", 0, 0, 0, 0))

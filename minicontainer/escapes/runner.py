@@ -255,7 +255,7 @@ def _remove_leftovers(container_id: str) -> None:
     try:
         lifecycle.remove(StateStore(), container_id, force=True)
     except ContainerError as e:
-        if "no such container" not in str(e):
+        if "does not exist" not in str(e):
             raise
 
 

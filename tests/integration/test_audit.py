@@ -205,7 +205,8 @@ def test_all_audits_every_running_container(name):
 def test_unknown_or_stopped_container_is_a_one_line_error(name):
     missing = mc("audit", "no-such-container")
     assert missing.returncode == 125
-    assert missing.stderr == "minicontainer: error: no such container: no-such-container\n"
+    assert missing.stderr == \
+        'minicontainer: error: container "no-such-container" does not exist\n'
     assert mc("run", "-d", "--name", name, "--", "true").returncode == 0
     assert Container(Config(args=["x"]), name).wait(10) == 0
     stopped = mc("audit", name)

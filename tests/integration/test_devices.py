@@ -19,7 +19,7 @@ import pytest
 
 from helpers import MC, mc, read_until
 from minicontainer import Config, Container, cgroups, devices
-from minicontainer.config import Device, DeviceRule, Resources
+from minicontainer.config import Device, DeviceRule, Resources, standard_mounts
 from minicontainer.errors import ContainerError
 from minicontainer.namespaces import ALL, Namespace
 
@@ -225,6 +225,9 @@ def test_oci_resources_devices_rules_are_applied(disk, tmp_path):
     doc = {
         "process": {"args": ["sh", "-c", f"head -c {len(disk.nonce)} /dev/xvda; echo; "
                              "echo OVERWRITTEN > /dev/xvda"]},
+        # /proc, /dev and the rest, as a config.json lists them; the stored rootfs, overlaid
+        "mounts": [m.to_oci() for m in standard_mounts()],
+        "annotations": {"minicontainer.overlay": "true"},
         "linux": {
             "namespaces": [{"type": t} for t in ("pid", "network", "mount", "ipc", "uts")],
             "devices": [{"path": "/dev/xvda", "type": "b", "major": disk.major,

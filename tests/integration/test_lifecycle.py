@@ -128,7 +128,8 @@ def test_exec_passes_the_exit_code_back(name):
 def test_exec_into_a_missing_or_stopped_container_is_an_error(name):
     missing = mc("exec", "no-such-container", "true")
     assert missing.returncode == 125
-    assert missing.stderr == "minicontainer: error: no such container: no-such-container\n"
+    assert missing.stderr == \
+        'minicontainer: error: container "no-such-container" does not exist\n'
     start(name, "true")
     assert Container(Config(args=["x"]), name).wait(10) == 0
     stopped = mc("exec", name, "true")
@@ -533,7 +534,7 @@ def test_a_partial_record_is_no_obstacle_to_removal(name, record, remover):
     assert result.returncode == 0, result.stderr
     assert name in result.stdout.split()
     assert _owned(name) == []
-    assert mc("rm", name).stderr == f"minicontainer: error: no such container: {name}\n"
+    assert mc("rm", name).stderr == f'minicontainer: error: container "{name}" does not exist\n'
 
 
 @pytest.mark.parametrize("command", [("exec", "-u", "1_000", "x", "true"),

@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from minicontainer import cli, oci, runtime
+from minicontainer import cli, oci, process
 from minicontainer.config import ConfigError
 from minicontainer.errors import ContainerError
 from minicontainer.state import OCI_VERSION
@@ -29,7 +29,9 @@ def test_spec_loads_back_as_the_hardened_default(tmp_path):
     assert config.args == ["sh"] and not config.terminal
     assert config.seccomp and config.seccomp_profile is None  # the built-in profile
     assert config.no_new_privileges and config.user_namespace
-    assert annotations == {}
+    assert annotations == {"minicontainer.overlay": "true"} and config.overlay
+    assert [m.destination for m in config.all_mounts()] == [
+        "/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup"]
 
 
 def test_spec_refuses_to_overwrite(tmp_path):
@@ -53,7 +55,7 @@ def test_a_bundle_without_config_json_says_so(tmp_path):
     (lambda d: d.pop("ociVersion"), "ociVersion"),
     (lambda d: d.pop("process"), "process"),
     (lambda d: d["root"].pop("path"), "root.path"),
-    (lambda d: d.update(annotations={"k": 1}), "annotations"),
+    (lambda d: d.update(annotations={"k": 1}), "annotations.k"),
 ])
 def test_bundle_errors_name_the_field(tmp_path, change, field):
     doc = oci.default_spec()
@@ -66,7 +68,7 @@ def test_bundle_errors_name_the_field(tmp_path, change, field):
 @pytest.mark.parametrize("change, field", [
     (lambda d: d["process"].update(args="sh"), "process.args"),
     (lambda d: d["process"].update(args=[]), "process.args"),
-    (lambda d: d["process"].update(args=["sh", 1]), "process.args"),
+    (lambda d: d["process"].update(args=["sh", 1]), "process.args[1]"),
     (lambda d: d["process"].update(terminal="yes"), "process.terminal"),
     (lambda d: d["process"].update(user=0), "process.user"),
     (lambda d: d["process"].update(capabilities=["CAP_KILL"]), "process.capabilities"),
@@ -99,15 +101,15 @@ def test_a_terminal_needs_a_console_socket_when_detached_and_only_then(tmp_path)
     doc["process"]["terminal"] = True
     config = oci.load_bundle(write_bundle(tmp_path, doc)).config
     with pytest.raises(ConfigError, match="needs --console-socket"):
-        runtime.check_console(config, None, detached=True)
-    runtime.check_console(config, None, detached=False)  # run relays it itself
+        process.check_console(config, None, detached=True)
+    process.check_console(config, None, detached=False)  # run relays it itself
     path = str(tmp_path / "console.sock")
     with socket.socket(socket.AF_UNIX) as listener:
         listener.bind(path)
-        runtime.check_console(config, path, detached=True)
+        process.check_console(config, path, detached=True)
         config.terminal = False
         with pytest.raises(ConfigError, match="goes with process.terminal"):
-            runtime.check_console(config, path, detached=True)
+            process.check_console(config, path, detached=True)
 
 
 def test_a_console_socket_is_checked_before_anything_starts(tmp_path):
@@ -115,26 +117,28 @@ def test_a_console_socket_is_checked_before_anything_starts(tmp_path):
     config.terminal = True
     missing = str(tmp_path / "nobody.sock")
     with pytest.raises(ConfigError) as raised:
-        runtime.check_console(config, missing, detached=True)
+        process.check_console(config, missing, detached=True)
     assert str(raised.value) == (f"console-socket: {missing!r} cannot be reached "
                                  "(No such file or directory)")
     with pytest.raises(ConfigError, match="is not a unix socket"):
-        runtime.check_console(config, str(tmp_path / "config.json"), detached=True)
+        process.check_console(config, str(tmp_path / "config.json"), detached=True)
     long_path = "/tmp/" + "x" * 103
     with pytest.raises(ConfigError, match=r"is longer than a unix socket path can be \(107"):
-        runtime.check_console(config, long_path, detached=True)
+        process.check_console(config, long_path, detached=True)
 
 
 def test_preserved_fds_must_be_open():
     with pytest.raises(ConfigError, match="not open"):
-        runtime.check_preserved_fds(1000)
-    runtime.check_preserved_fds(0)
+        process.check_preserved_fds(1000)
+    process.check_preserved_fds(0)
 
 
 def test_features_document_has_the_spec_fields():
     features = oci.features()
     assert features["ociVersionMin"] <= features["ociVersionMax"]
-    assert features["hooks"] == []
+    assert features["hooks"] == ["prestart", "createRuntime", "createContainer",
+                                 "startContainer", "poststart", "poststop"]
+    assert {"tmpcopyup", "nosuid", "rbind", "rprivate"} <= set(features["mountOptions"])
     linux = features["linux"]
     assert set(linux["namespaces"]) == {"cgroup", "ipc", "mount", "network", "pid", "user",
                                         "uts"}
@@ -226,12 +230,14 @@ def test_errors_also_go_to_the_log(tmp_path, capsys, log_format):
     code = cli.main(["--root", str(tmp_path / "state"), "--log", str(log), "--log-format",
                      log_format, "state", "no-such-container"])
     assert code == 125
-    assert capsys.readouterr().err == "minicontainer: error: no such container: " \
-        "no-such-container\n"
+    assert capsys.readouterr().err == \
+        'minicontainer: error: container "no-such-container" does not exist\n'
     line = log.read_text()
     if log_format == "json":
         entry = json.loads(line)
-        assert (entry["level"], entry["msg"]) == ("error", "no such container: no-such-container")
+        assert (entry["level"], entry["msg"]) == (
+            "error", 'container "no-such-container" does not exist')
         assert entry["time"].endswith("Z")
     else:
-        assert line.startswith('time="') and ' level=error msg="no such container: ' in line
+        assert line.startswith('time="')
+        assert ' level=error msg="container \\"no-such-container\\" does not exist"' in line

@@ -1,4 +1,4 @@
-"""The exec fifo protocol between a monitor, an init and `start`, with a forked child
+"""The exec fifo protocol between `create`, an init and `start`, with a forked child
 standing in for the init (no namespaces: nothing here needs privilege)."""
 
 from __future__ import annotations
@@ -18,11 +18,14 @@ def fork_init(gate: startgate.StartGate) -> int:
     init would make its execve (which closes the same fds)."""
     pid = os.fork()
     if pid == 0:
+        code = 1
         try:
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # as the init has it
             gate.in_child()
-            gate.wait_for_start()
+            gate.wait_for_start(os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC))
+            code = 0
         finally:
-            os._exit(0)
+            os._exit(code)
     gate.in_parent()
     return pid
 
@@ -35,16 +38,16 @@ def test_the_init_waits_until_start_opens_the_fifo(tmp_path):
     pid = fork_init(gate)
     try:
         assert gate.wait_created()
-        # Blocked in its open of the fifo: still alive, nothing more on the pipe.
+        # Blocked in its open of the fifo: still alive.
         assert os.waitpid(pid, os.WNOHANG) == (0, 0)
+        gate.close()  # `create` ends here: the init must go on without it
         fd = startgate.open_gate(str(tmp_path), "c1")
         assert not os.path.exists(gate.path)  # a second start finds no fifo
-        assert startgate.pass_gate(fd, lambda: True)
-        gate.wait_started()
-        assert gate.started
+        assert startgate.pass_gate(fd, lambda: True) == b""  # its exit stands for the execve
     finally:
-        os.waitpid(pid, 0)
+        _, status = os.waitpid(pid, 0)
         gate.close()
+    assert os.waitstatus_to_exitcode(status) == 0  # passed, not killed by a SIGPIPE
 
 
 def test_an_init_killed_at_the_gate_is_not_started(tmp_path):
@@ -54,19 +57,41 @@ def test_an_init_killed_at_the_gate_is_not_started(tmp_path):
     try:
         assert gate.wait_created()
         os.kill(pid, signal.SIGKILL)
-        gate.wait_started()
-        assert not gate.started
-    finally:
         os.waitpid(pid, 0)
+        fd = startgate.open_gate(str(tmp_path), "c1")
+        assert startgate.pass_gate(fd, lambda: False, timeout=5) is None
+    finally:
         gate.close()
 
 
-def test_start_of_a_dead_init_returns_false_rather_than_hanging(tmp_path):
+def test_start_of_a_dead_init_returns_none_rather_than_hanging(tmp_path):
     gate = startgate.StartGate(str(tmp_path))
     gate.open()
     fd = startgate.open_gate(str(tmp_path), "c1")  # no writer will ever come
-    assert startgate.pass_gate(fd, lambda: False, timeout=5) is False
+    assert startgate.pass_gate(fd, lambda: False, timeout=5) is None
     gate.close()
+
+
+def test_a_failure_after_the_gate_reaches_start(tmp_path):
+    gate = startgate.StartGate(str(tmp_path))
+    gate.open()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            gate.in_child()
+            err_w = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+            gate.wait_for_start(err_w)
+            os.write(err_w, b"126 /etc/passwd: Permission denied")  # as the exec stub does
+        finally:
+            os._exit(0)
+    gate.in_parent()
+    try:
+        assert gate.wait_created()
+        report = startgate.pass_gate(startgate.open_gate(str(tmp_path), "c1"), lambda: True)
+        assert report == b"126 /etc/passwd: Permission denied"
+    finally:
+        os.waitpid(pid, 0)
+        gate.close()
 
 
 def test_an_init_that_dies_before_the_gate_is_not_created(tmp_path):
@@ -91,20 +116,21 @@ def test_the_init_keeps_no_fd_of_the_gate_once_past_it(tmp_path):
         try:
             gate.in_child()
             gate_files = {(os.fstat(fd).st_dev, os.fstat(fd).st_ino) for fd in fds}
-            gate.wait_for_start()
-            # Nothing open on the fifo (its O_PATH fd, the write end) or the ready pipe.
+            err_w = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+            gate.wait_for_start(err_w)
+            # Nothing open on the fifo or the ready pipe but the fifo's write end, in
+            # err_w's place and close-on-exec: the command's execve closes it.
             left = [fd for fd in map(int, os.listdir("/proc/self/fd")) if os.path.exists(
                 f"/proc/self/fd/{fd}") and (os.fstat(fd).st_dev, os.fstat(fd).st_ino)
                 in gate_files]
-            code = 0 if not left else 1
+            code = 0 if left == [err_w] and not os.get_inheritable(err_w) else 1
         finally:
             os._exit(code)
     gate.in_parent()
     try:
         assert gate.wait_created()
-        assert startgate.pass_gate(startgate.open_gate(str(tmp_path), "c1"), lambda: True)
-        gate.wait_started()
-        assert gate.started
+        assert startgate.pass_gate(startgate.open_gate(str(tmp_path), "c1"),
+                                   lambda: True) == b""
     finally:
         _, status = os.waitpid(pid, 0)
         gate.close()

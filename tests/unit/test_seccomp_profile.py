@@ -159,11 +159,14 @@ READ = {"names": ["read"], "action": "SCMP_ACT_ALLOW"}
      "archMap[0].subArchitectures[0]: 3 is not an architecture"),
     ({**ALLOW_ALL, "syscalls": [{**READ, "includes": {"minKernel": 5}}]},
      "syscalls[0].includes.minKernel: 5 is not a kernel version string"),
-    ({**ALLOW_ALL, "syscalls": [READ, {"names": ["read"], "action": "SCMP_ACT_ERRNO"}]},
-     "syscalls[1].names: 'read' is SCMP_ACT_ERRNO here but SCMP_ACT_ALLOW by syscalls[0], "
-     "both unconditionally"),
+    ({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {**READ, "args": [{"index": 0, "value": 3, "op": "SCMP_CMP_EQ"}]},
+        {"names": ["read"], "action": "SCMP_ACT_KILL",
+         "args": [{"index": 0, "value": 3, "op": "SCMP_CMP_EQ"}]}]},
+     "syscalls[1].names: 'read' is SCMP_ACT_KILL here but SCMP_ACT_ALLOW by syscalls[0] for "
+     "the same args"),
     ({**ALLOW_ALL, "flags": ["SECCOMP_FILTER_FLAG_BOGUS"]},
-     "flags[0]: 'SECCOMP_FILTER_FLAG_BOGUS' is not a flag minicontainer applies"),
+     "flags[0]: 'SECCOMP_FILTER_FLAG_BOGUS' is not a seccomp filter flag"),
     ({**ALLOW_ALL, "flags": "SECCOMP_FILTER_FLAG_LOG"},
      "flags: 'SECCOMP_FILTER_FLAG_LOG' is not a list of flags"),
     ({**ALLOW_ALL, "syscalls": [{"names": ["re\0ad"], "action": "SCMP_ACT_ALLOW"}]},
@@ -341,7 +344,8 @@ def _cli(capsys, *args: str):
     (b'{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": "keyctl", '
      b'"action": "SCMP_ACT_ERRNO"}]}', "syscalls[0].names: 'keyctl' must be a list"),
     (b'{"defaultAction": "SCMP_ACT_ALLOW", "archMap": [1]}', "archMap[0]: 1 is not"),
-    (b'{"defaultAction": "SCMP_ACT_ALLOW", "flags": ["X"]}', "flags[0]: 'X' is not a flag"),
+    (b'{"defaultAction": "SCMP_ACT_ALLOW", "flags": ["X"]}',
+     "flags[0]: 'X' is not a seccomp filter flag"),
     (b'{"defaultAction": "SCMP_ACT_ALLOW", "comment": "\xff"}', "not UTF-8"),
 ])
 def test_cli_bad_profile_is_one_line_and_exit_125(tmp_path, capsys, content, message):

@@ -67,10 +67,13 @@ def test_every_propagation_is_accepted(mode):
     Config(args=["sh"], rootfs_propagation=mode).validate()
 
 
-def test_the_default_writes_neither_annotations_nor_propagation():
+def test_the_default_writes_only_the_overlay_and_no_propagation():
     doc = Config(args=["sh"]).to_oci()
-    assert "annotations" not in doc
+    # a config.json without it writes into its rootfs, as runc's does
+    assert doc["annotations"] == {"minicontainer.overlay": "true"}
     assert "rootfsPropagation" not in doc["linux"]
+    assert Config.from_oci(doc).overlay
+    assert not Config.from_oci({key: doc[key] for key in doc if key != "annotations"}).overlay
 
 
 def test_switches_round_trip_through_oci():
@@ -80,7 +83,8 @@ def test_switches_round_trip_through_oci():
     assert doc["linux"]["rootfsPropagation"] == "rslave"
     assert doc["annotations"] == {"minicontainer.rootMode": "chroot",
                                   "minicontainer.closeFds": "false",
-                                  "minicontainer.newSession": "false"}
+                                  "minicontainer.newSession": "false",
+                                  "minicontainer.overlay": "true"}
     back = Config.from_oci(doc)
     assert (back.root_mode, back.rootfs_propagation, back.close_fds, back.new_session) == (
         "chroot", "rslave", False, False)

@@ -26,7 +26,8 @@ def load(path: str) -> Config:
     bundle = os.path.dirname(os.path.abspath(path))
     cfg = Config.from_oci(doc, bundle=bundle)
     for mount in cfg.mounts:
-        mount.source = os.path.join(bundle, mount.source)
+        if mount.type == "bind":
+            mount.source = os.path.join(bundle, mount.source)
     return cfg
 
 
