@@ -268,7 +268,8 @@ int main(int argc, char **argv)
     }
     take_signals(sfd);  /* the init is gone: a signal still pending is dropped */
     close(sfd);
-    sigprocmask(SIG_UNBLOCK, &signals, NULL);
+    /* The signals stay blocked across the exec: a SIGTERM meant for the container,
+     * arriving now, must not kill the step that frees it. */
     execv(finish[0], finish);
     fail(finish[0]);
 }

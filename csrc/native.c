@@ -153,6 +153,21 @@ int mc_move_mount(int from_fd, const char *to_path)
     return syscall(SYS_move_mount, from_fd, "", AT_FDCWD, to_path, MOVE_MOUNT_F_EMPTY_PATH);
 }
 
+/* Attributes and a propagation for every mount of the detached tree at tree_fd
+ * (from mc_open_tree_clone), set before it is attached anywhere: no path is
+ * looked up, so nothing can be swapped in between. */
+int mc_mount_setattr_tree(int tree_fd, unsigned long long attr_set,
+                          unsigned long long propagation)
+{
+    struct mc_mount_attr attr;
+
+    memset(&attr, 0, sizeof(attr));
+    attr.attr_set = attr_set;
+    attr.propagation = propagation;
+    return syscall(SYS_mount_setattr, tree_fd, "", AT_EMPTY_PATH | AT_RECURSIVE,
+                   &attr, sizeof(attr));
+}
+
 /* The same onto the file or directory open at to_fd (an O_PATH fd found with
  * openat2 RESOLVE_IN_ROOT): no path is looked up again. */
 int mc_move_mount_to_fd(int from_fd, int to_fd)

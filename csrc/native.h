@@ -15,6 +15,8 @@ int mc_mount_setattr_rdonly(const char *path, int recursive);
 int mc_open_tree_clone(const char *path, int recursive);
 int mc_move_mount(int from_fd, const char *to_path);
 int mc_move_mount_to_fd(int from_fd, int to_fd);
+int mc_mount_setattr_tree(int tree_fd, unsigned long long attr_set,
+                          unsigned long long propagation);
 int mc_sethostname(const char *name, size_t len);
 int mc_close_range(unsigned int first, unsigned int last, unsigned int flags);
 int mc_set_ambient(int op, unsigned long cap);

@@ -784,19 +784,9 @@ def audit_container(store: StateStore, container_id: str) -> Report:
 
 def audit_config_file(path: str) -> Report:
     """Audit an OCI ``config.json`` statically."""
-    import json
+    from minicontainer.config import read_json_object
 
-    from minicontainer.config import ConfigError
-
-    try:
-        with open(path) as f:
-            doc = json.load(f)
-    except OSError as e:
-        raise ConfigError("config", path, f"cannot be read ({e.strerror})") from None
-    except ValueError as e:
-        raise ConfigError("config", path, f"is not JSON ({e})") from None
-    if not isinstance(doc, dict):
-        raise ConfigError("config", path, "is not a JSON object")
+    doc = read_json_object(path, "config")
     cfg = Config.from_oci(doc, bundle=os.path.dirname(os.path.abspath(path)))
     return Report({"config": path, "source": "config"}, judge(config_facts(cfg)))
 

@@ -241,7 +241,11 @@ class Cgroup:
                 if e.errno != errno.ENOENT:
                     raise
             return
-        for pid in self.pids():
+        try:  # an older kernel, or the cgroup went before cgroup.kill was looked for
+            pids = self.pids()
+        except FileNotFoundError:
+            return
+        for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:

@@ -55,6 +55,23 @@ class ConfigError(ValueError):
         self.value = value
 
 
+def read_json_object(path: str, field: str) -> dict:
+    """The JSON object in the file at ``path``; a ConfigError naming ``field`` if it
+    cannot be read, is not JSON, or is not an object."""
+    import json
+
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except OSError as e:
+        raise ConfigError(field, path, f"cannot be read ({e.strerror})") from None
+    except ValueError as e:
+        raise ConfigError(field, path, f"is not JSON ({e})") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(field, path, "is not a JSON object")
+    return doc
+
+
 class Mount:
     """A mount in the container, an OCI ``mounts`` entry: a bind of a host path (``-v``,
     type ``bind``) or a filesystem of its own (``proc``, ``sysfs``, ``tmpfs``, ``devpts``,
@@ -112,6 +129,12 @@ class Mount:
         recursive = kind == "bind" and "rbind" in options
         rest = []
         for option in options:
+            if option in ("slave", "rslave", "shared", "rshared", "unbindable",
+                          "runbindable"):
+                raise ConfigError(f"{field}.options", option,
+                                  "is a propagation minicontainer does not set on one mount "
+                                  "(private or rprivate only; linux.rootfsPropagation sets "
+                                  "every mount's)")
             if option in ("ro", "rw"):
                 readonly = option == "ro"
             elif option not in ("bind", "rbind"):
@@ -139,9 +162,8 @@ _SHOWN_BY = {"proc": Namespace.PID, "sysfs": Namespace.NET, "mqueue": Namespace.
 MOUNT_TYPES = ("bind", "proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup")
 # What a bind's mount_setattr can set, and the propagations; mount(2) takes more, but a
 # bind copies the host's flags and these are the ones that matter for it.
-BIND_OPTIONS = frozenset({"nosuid", "nodev", "noexec", "relatime", "noatime", "strictatime",
-                          "nodiratime", "suid", "dev", "exec", "private", "rprivate", "slave",
-                          "rslave", "shared", "rshared"})
+BIND_OPTIONS = frozenset({"nosuid", "nodev", "noexec", "suid", "dev", "exec", "private",
+                          "rprivate"})
 
 
 def standard_mounts(sys_readonly: bool = True, own_ipc: bool = True) -> list[Mount]:
@@ -717,12 +739,15 @@ class Config:
         for field, paths in (("masked_paths", self.masked_paths),
                              ("readonly_paths", self.readonly_paths)):
             for path in paths:
-                if not path.startswith("/"):
-                    raise ConfigError(field, path, "is not an absolute path")
+                if not path.startswith("/") or ".." in path.split("/"):
+                    raise ConfigError(field, path, "is not an absolute path without '..'")
         for m in self.mounts:
             if m.destination.startswith("/") and os.path.normpath(m.destination) in ("/", "//"):
                 raise ConfigError("volume", f"{m.source}:{m.destination}",
                                   "would cover the container's whole root: mount it below /")
+            if ".." in m.destination.split("/") or "\0" in m.destination:
+                raise ConfigError("mounts", m.destination, "has a '..' in it: a destination "
+                                  "names a place in the container's root")
             if m.type != "bind":
                 if not m.destination.startswith("/"):
                     raise ConfigError("mounts", m.destination, "is not an absolute path")
@@ -1070,6 +1095,8 @@ def check_sysctl(cfg: Config, key: str, value: object) -> None:
     elif key in _UTS_SYSCTLS:
         if not cfg.namespaces & Namespace.UTS:
             raise ConfigError(field, value, "needs a UTS namespace of the container's own")
+        if key == "kernel.hostname":
+            raise ConfigError(field, value, "would fight the hostname field: set that instead")
     elif key.startswith("net."):
         joined_host = cfg.network_path is not None and _same_namespace(cfg.network_path,
                                                                        "/proc/self/ns/net")
@@ -1091,7 +1118,7 @@ def _same_namespace(path: str, other: str) -> bool:
 def check_cgroups_path(path: object) -> None:
     """``linux.cgroupsPath``: a plain path with no ``..``; systemd's ``slice:prefix:name``
     form is for a systemd driver, which minicontainer does not have."""
-    if not isinstance(path, str) or not path.strip("/"):
+    if not isinstance(path, str) or not path.strip("/") or "\0" in path:
         raise ConfigError("cgroupsPath", path, "is not a cgroup path")
     if ":" in path:
         raise ConfigError("cgroupsPath", path, "is systemd's slice:prefix:name form; "

@@ -127,17 +127,6 @@ def run(phase: str, hooks: list[Hook], state: dict | bytes) -> None:
         print(f"minicontainer: warning: {message}", file=sys.stderr, flush=True)
 
 
-def run_in_container(hook: Hook, state_json: bytes) -> None:
-    """Run one ``createContainer`` or ``startContainer`` hook from the container's init.
-
-    ``state_json`` comes serialized: the init builds nothing.  A failure raises
-    :class:`~minicontainer.errors.ContainerError` naming the path and what happened.
-    """
-    failure = _execute(hook, state_json)
-    if failure is not None:
-        raise ContainerError(f"hook {hook.path} ({failure})")
-
-
 def _parse_hook(where: str, entry: object) -> Hook:
     if not isinstance(entry, dict):
         raise ConfigError(where, entry, "is not an object")

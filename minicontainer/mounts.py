@@ -4,10 +4,18 @@ Every function here runs in the container's init, inside its new mount
 namespace, so nothing mounted here exists on the host (unless a shared
 propagation is asked for); the namespace and its mounts disappear with the last
 process in it.  The init recipe calls them in this order: :func:`set_propagation`,
-:func:`open_volumes`, :func:`mount_rootfs`, :func:`mount_proc`, :func:`mount_sys`,
-:func:`mount_dev`, :func:`make_device_nodes`, :func:`mount_cgroup`, :func:`mask_paths`,
-:func:`readonly_paths`, :func:`pivot_to` (or :func:`chroot_to`), :func:`attach_volumes`,
-:func:`finish_root`, :func:`set_propagation` again.
+:func:`open_binds`, :func:`mount_rootfs`, :func:`mount_entry` for each of the config's
+mounts in its order, :func:`populate_dev`, :func:`make_device_nodes`,
+:func:`mask_paths`, :func:`readonly_paths`, :func:`pivot_to` (or :func:`chroot_to`),
+:func:`finish_root`, :func:`set_propagation` again and :func:`set_entry_propagations`.
+
+Every place in the rootfs is found with :func:`open_in_root` (openat2
+``RESOLVE_IN_ROOT``) and mounted on through the fd it gives, never looked up by
+name again: the rootfs belongs to whoever made it, may be shared with a running
+container, and before ``pivot_root`` a path in it could otherwise lead to the
+host's files.  :func:`mount_proc`, :func:`mount_sys`, :func:`mount_dev`,
+:func:`mount_cgroup`, :func:`open_volumes` and :func:`attach_volumes` are the same
+steps for a script that builds its own container (the labs), on fixed paths.
 """
 
 from __future__ import annotations
@@ -130,23 +138,35 @@ def mount_proc(root: str, own_pid_namespace: bool) -> None:
     from.  Without a pid namespace of its own inside a user namespace, the
     kernel refuses a new procfs, so the host's is bound instead.
     """
-    _proc(mountpoint(root, "/proc"), own_pid_namespace, _SECURE, None)
+    target = mountpoint(root, "/proc")
+    _proc(target, own_pid_namespace, _SECURE, None, _by_path(target))
 
 
-def _proc(target: str, own: bool, flags: int, data: str | None) -> None:
+# Each filesystem function mounts on ``target`` and, for what it sets on the new mount
+# afterwards, calls ``mounted(action)``: ``action`` gets a path to the new mount (for
+# a target given as an fd, it is looked up again; see mount_entry).
+def _by_path(target: str):
+    return lambda action: action(target)
+
+
+def _proc(target: str, own: bool, flags: int, data: str | None, mounted) -> None:
     if own:
         native.mount("proc", target, "proc", flags, data)
     else:
-        _bind_host("/proc", target, flags)
+        _bind_host("/proc", target, flags, mounted)
 
 
-def _bind_host(path: str, target: str, flags: int) -> None:
+def _bind_host(path: str, target: str, flags: int, mounted) -> None:
     """The host's ``path`` bound in instead of a filesystem of the container's own,
     with nosuid, nodev, noexec added (a host may mount /proc or /sys without them)."""
     native.mount(path, target, None, MS_BIND | MS_REC)
-    native.mount_setattr(target, _SECURE_ATTRS, recursive=True)
-    if flags & MS_RDONLY:
-        native.make_readonly(target, recursive=True)
+
+    def secure(new: str) -> None:
+        native.mount_setattr(new, _SECURE_ATTRS, recursive=True)
+        if flags & MS_RDONLY:
+            native.make_readonly(new, recursive=True)
+
+    mounted(secure)
 
 
 def remount_proc() -> None:
@@ -174,15 +194,16 @@ def mount_sys(root: str, own_net_namespace: bool, readonly: bool = True) -> None
     sysfs shows the network devices of the namespace that mounts it; without a
     network namespace of its own, the host's /sys is bound instead.
     """
-    _sysfs(mountpoint(root, "/sys"), own_net_namespace, _SECURE | (MS_RDONLY if readonly else 0),
-           None)
+    target = mountpoint(root, "/sys")
+    _sysfs(target, own_net_namespace, _SECURE | (MS_RDONLY if readonly else 0), None,
+           _by_path(target))
 
 
-def _sysfs(target: str, own: bool, flags: int, data: str | None) -> None:
+def _sysfs(target: str, own: bool, flags: int, data: str | None, mounted) -> None:
     if own:
         native.mount("sysfs", target, "sysfs", flags, data)
     else:
-        _bind_host("/sys", target, flags)
+        _bind_host("/sys", target, flags, mounted)
 
 
 def mount_dev(root: str, in_user_namespace: bool, own_ipc_namespace: bool) -> None:
@@ -252,20 +273,27 @@ def mount_cgroup(root: str, own_cgroup_namespace: bool, readonly: bool = True) -
     In a cgroup namespace of its own the container sees its cgroup as the root
     of the tree; otherwise the host's hierarchy is bound.
     """
-    _cgroup2(mountpoint(root, "/sys/fs/cgroup"), own_cgroup_namespace,
-             _SECURE | (MS_RDONLY if readonly else 0), None)
+    target = mountpoint(root, "/sys/fs/cgroup")
+    _cgroup2(target, own_cgroup_namespace, _SECURE | (MS_RDONLY if readonly else 0), None,
+             _by_path(target))
 
 
-def _cgroup2(target: str, own: bool, flags: int, data: str | None) -> None:
+def _cgroup2(target: str, own: bool, flags: int, data: str | None, mounted) -> None:
     if not own:
-        _bind_host("/sys/fs/cgroup", target, flags)
+        _bind_host("/sys/fs/cgroup", target, flags, mounted)
         return
-    if os.path.ismount(target):
+    if _is_mount_root(target):
         # The host's /sys was bound here with its cgroup mounts (no network namespace
         # of our own): cover them, or the kernel refuses the same cgroup2 on the same
         # mount point.
         native.mount("tmpfs", target, "tmpfs", _SECURE, "size=0,mode=755")
     native.mount("cgroup2", target, "cgroup2", flags, data)
+
+
+def _is_mount_root(path: str) -> bool:
+    """Whether ``path`` is the root of a mount (also through a /proc/self/fd link)."""
+    here, up = os.stat(path), os.stat(os.path.join(path, ".."))
+    return here.st_dev != up.st_dev or here.st_ino == up.st_ino
 
 
 # What each mount option of a config.json sets in mount(2)'s flags; the opposites
@@ -284,115 +312,159 @@ _BIND_ATTRS = {"nosuid": native.MOUNT_ATTR_NOSUID, "nodev": native.MOUNT_ATTR_NO
 _FILESYSTEMS = {"proc": _proc, "sysfs": _sysfs, "cgroup": _cgroup2}
 
 
-def mount_options(options: list[str], readonly: bool) -> tuple[int, str | None, str | None]:
-    """``(flags, data, propagation)`` from a mount's options: mount(2) flags, the
-    filesystem's own options (``mode=755,size=65536k``), a propagation or None."""
+def mount_options(options: list[str], readonly: bool) -> tuple[int, str | None]:
+    """``(flags, data)`` from a mount's options: mount(2) flags, and the filesystem's
+    own options (``mode=755,size=65536k``); a propagation is not either (see
+    :func:`set_entry_propagations`)."""
     flags = MS_RDONLY if readonly else 0
     data = []
-    propagation = None
     for option in options:
         if option in MOUNT_FLAG_OPTIONS:
             flags |= MOUNT_FLAG_OPTIONS[option]
-        elif option in PROPAGATION_FLAGS:
-            propagation = option
-        elif option not in _DEFAULT_OPTIONS:
+        elif option not in PROPAGATION_FLAGS and option not in _DEFAULT_OPTIONS:
             data.append(option)
-    return flags, ",".join(data) or None, propagation
+    return flags, ",".join(data) or None
 
 
 def mount_entry(root: str, entry, tree: int | None, own: bool) -> None:
     """Mount one entry of the config's ``mounts`` (a :class:`~minicontainer.config.Mount`)
     in the container's root, before the pivot; a bind attaches ``tree`` (from
-    :func:`open_volumes`).
+    :func:`open_binds`).
 
     ``own``: the container has the namespace this filesystem shows (pid for proc,
     net for sysfs, cgroup for cgroup), or may mount a fresh one; if not, the
-    host's is bound, as :func:`mount_proc` explains.  A propagation option is
-    applied to the new mount once it is there.
+    host's is bound, as :func:`mount_proc` explains.  The destination is found
+    with :func:`open_in_root` and mounted on through that fd, never looked up by
+    name again: a rootfs shared with a running container, or owned by someone
+    else, cannot swap a symlink in between.  A symlink on the way is refused for
+    a filesystem of the container's own, followed inside the root for a bind.
     """
     if entry.type == "bind":
         attach_bind(root, tree, entry)
         return
-    target = mountpoint(root, entry.destination)
-    options = [o for o in entry.options if o != TMPCOPYUP]
-    flags, data, propagation = mount_options(options, entry.readonly)
+    copy_up = TMPCOPYUP in entry.options
+    flags, data = mount_options([o for o in entry.options if o != TMPCOPYUP], entry.readonly)
+    target = open_in_root(root, entry.destination, follow_symlinks=False)
     below = None
-    if TMPCOPYUP in entry.options:
-        below = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
+        path = f"/proc/self/fd/{target}"  # mount(2) follows it to the fd's directory
+        if copy_up:
+            below = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            flags &= ~MS_RDONLY  # until the copy is in
         if entry.type in _FILESYSTEMS:
-            _FILESYSTEMS[entry.type](target, own, flags & ~MS_RDONLY if below else flags, data)
+            _FILESYSTEMS[entry.type](path, own, flags, data,
+                                     lambda action: _on_mount(root, entry.destination, action))
         else:
-            native.mount(entry.source, target, entry.type,
-                         flags & ~MS_RDONLY if below else flags, data)
+            native.mount(entry.source, path, entry.type, flags, data)
         if below is not None:
-            _copy_tree(below, target)
-            if flags & MS_RDONLY:
-                native.make_readonly(target)
+            _copy_up(root, entry, below)
     finally:
+        os.close(target)
         if below is not None:
             os.close(below)
-    if propagation is not None:
-        native.mount(None, target, None, PROPAGATION_FLAGS[propagation])
 
 
-def _copy_tree(source_fd: int, target: str) -> None:
-    """Copy what the directory open at ``source_fd`` holds into ``target`` (a fresh
-    tmpfs over it): files, directories and symlinks with their modes and owners.
-    Every lookup is relative to an fd and never follows a symlink: the rootfs's
-    files belong to whoever made them."""
-    target_fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+def _on_mount(root: str, destination: str, action, follow_symlinks: bool = False) -> None:
+    """Call ``action`` with a path to the mount now at ``destination`` (looked up again:
+    an fd taken before the mount is the directory under it)."""
+    mounted = open_in_root(root, destination, follow_symlinks=follow_symlinks, create=False)
+    if mounted is None:
+        raise FileNotFoundError(errno.ENOENT, "is gone after its mount", destination)
     try:
-        _copy_entries(source_fd, target_fd)
-        st = os.fstat(source_fd)
-        os.chown(target_fd, st.st_uid, st.st_gid)
-        os.chmod(target_fd, stat.S_IMODE(st.st_mode))
+        action(f"/proc/self/fd/{mounted}")
     finally:
-        os.close(target_fd)
+        os.close(mounted)
+
+
+def set_entry_propagations(entries: list) -> None:
+    """Give each mount entry that names a propagation (``private`` or ``rprivate``:
+    :class:`~minicontainer.config.Mount` refuses the others) that propagation, once
+    the root's own has been set on every mount below it, which would override it;
+    in the container, after the pivot."""
+    for entry in entries:
+        wanted = [PROPAGATION_FLAGS[o] for o in entry.options if o in PROPAGATION_FLAGS]
+        if wanted:
+            _on_mount("/", entry.destination,
+                      lambda mount, flag=wanted[-1]: native.mount(None, mount, None, flag),
+                      follow_symlinks=entry.type == "bind")
+
+
+def _copy_up(root: str, entry, below: int) -> None:
+    """runc's ``tmpcopyup``: what the directory ``below`` holds, copied into the tmpfs
+    just mounted over it; then ``ro`` if the entry asks for it."""
+    def copy(mounted: str) -> None:
+        target = os.open(mounted, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            _copy_entries(below, target)
+            st = os.fstat(below)
+            os.chown(target, st.st_uid, st.st_gid)
+            os.chmod(target, stat.S_IMODE(st.st_mode))
+        finally:
+            os.close(target)
+        if entry.readonly:
+            native.make_readonly(mounted)
+
+    _on_mount(root, entry.destination, copy)
 
 
 def _copy_entries(source_fd: int, target_fd: int) -> None:
-    nofollow = os.O_NOFOLLOW | os.O_CLOEXEC
+    """Copy files, directories and symlinks, with modes and owners, fd to fd.  Each
+    entry is opened without following a symlink (O_NONBLOCK: a fifo swapped in must
+    not hang the init) and its type taken from the open fd, not from a stat before."""
     for name in os.listdir(source_fd):
         st = os.stat(name, dir_fd=source_fd, follow_symlinks=False)
-        mode = stat.S_IMODE(st.st_mode)
         if stat.S_ISLNK(st.st_mode):
             os.symlink(os.readlink(name, dir_fd=source_fd), name, dir_fd=target_fd)
-        elif stat.S_ISDIR(st.st_mode):
-            os.mkdir(name, 0o700, dir_fd=target_fd)
-            inner_source = os.open(name, os.O_RDONLY | os.O_DIRECTORY | nofollow,
-                                   dir_fd=source_fd)
-            inner_target = os.open(name, os.O_RDONLY | os.O_DIRECTORY | nofollow,
-                                   dir_fd=target_fd)
-            try:
-                _copy_entries(inner_source, inner_target)
-            finally:
-                os.close(inner_source)
-                os.close(inner_target)
-        elif stat.S_ISREG(st.st_mode):
-            src = os.open(name, os.O_RDONLY | nofollow, dir_fd=source_fd)
-            dst = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | nofollow, 0o600,
-                          dir_fd=target_fd)
-            try:
-                while os.sendfile(dst, src, None, 1 << 30):
-                    pass
-            finally:
-                os.close(src)
-                os.close(dst)
-        else:
-            continue  # a device, fifo or socket is not copied up, as runc does not
+            os.chown(name, st.st_uid, st.st_gid, dir_fd=target_fd, follow_symlinks=False)
+            continue
+        try:
+            src = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                          dir_fd=source_fd)
+        except OSError as e:
+            if e.errno in (errno.ELOOP, errno.ENXIO):  # swapped for a symlink; a socket
+                continue
+            raise
+        try:
+            st = os.fstat(src)
+            if stat.S_ISDIR(st.st_mode):
+                os.mkdir(name, 0o700, dir_fd=target_fd)
+                dst = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                              dir_fd=target_fd)
+                try:
+                    _copy_entries(src, dst)
+                finally:
+                    os.close(dst)
+            elif stat.S_ISREG(st.st_mode):
+                dst = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                              | os.O_CLOEXEC, 0o600, dir_fd=target_fd)
+                try:
+                    while os.sendfile(dst, src, None, 1 << 30):
+                        pass
+                finally:
+                    os.close(dst)
+            else:
+                continue  # a device, fifo or socket is not copied up, as runc does not
+        finally:
+            os.close(src)
         os.chown(name, st.st_uid, st.st_gid, dir_fd=target_fd, follow_symlinks=False)
-        if not stat.S_ISLNK(st.st_mode):
-            os.chmod(name, mode, dir_fd=target_fd)  # made above by us: not a symlink
+        os.chmod(name, stat.S_IMODE(st.st_mode), dir_fd=target_fd)  # ours: not a symlink
 
 
 def attach_bind(root: str, tree: int, entry) -> None:
-    """Attach ``tree`` (a host path copied by :func:`open_volumes`) at the entry's
+    """Attach ``tree`` (a host path copied by :func:`open_binds`) at the entry's
     destination, resolved inside ``root`` as if ``root`` were ``/`` (openat2
     ``RESOLVE_IN_ROOT``): a symlink in the rootfs can only lead to another place
-    in the container, whoever made it and whenever.  ``tree`` is closed.
+    in the container, whoever made it and whenever.  ``ro``, ``nosuid``, ``nodev``
+    and ``noexec`` are set on the detached tree first, so they land on this mount
+    and nothing else (its propagation: :func:`set_entry_propagations`).  ``tree``
+    is closed.
     """
     try:
+        attrs = sum(_BIND_ATTRS[o] for o in set(entry.options) & _BIND_ATTRS.keys())
+        if entry.readonly:
+            attrs |= native.MOUNT_ATTR_RDONLY
+        if attrs:
+            native.mount_setattr_tree(tree, attrs, 0, entry.destination)
         is_file = not stat.S_ISDIR(os.fstat(tree).st_mode)
         target = open_in_root(root, entry.destination, is_file)
         try:
@@ -401,37 +473,35 @@ def attach_bind(root: str, tree: int, entry) -> None:
             os.close(target)
     finally:
         os.close(tree)
-    # Looked up again: the fd above is the directory under the new mount, not the mount.
-    attached = open_in_root(root, entry.destination, is_file)
+
+
+def open_in_root(root: str, path: str, is_file: bool = False,
+                 follow_symlinks: bool = True, create: bool = True) -> int | None:
+    """An ``O_PATH`` fd of ``path`` inside ``root``, resolved as if ``root`` were ``/``
+    (openat2 ``RESOLVE_IN_ROOT``: ``..`` and symlinks stay inside); with
+    ``follow_symlinks`` off, a symlink anywhere on the way is refused (ELOOP).  What
+    is missing is made (a directory, or for ``is_file`` an empty file at the end),
+    each part looked up again the same way once made; without ``create``, None."""
     try:
-        path = f"/proc/self/fd/{attached}"  # mount_setattr and mount(2) follow it
-        attrs = sum(_BIND_ATTRS[o] for o in set(entry.options) & _BIND_ATTRS.keys())
-        if attrs:
-            native.mount_setattr(path, attrs, recursive=True)
-        if entry.readonly:
-            native.make_readonly(path, recursive=True)
-        propagation = [o for o in entry.options if o in PROPAGATION_FLAGS]
-        if propagation:
-            native.mount(None, path, None, PROPAGATION_FLAGS[propagation[-1]])
-    finally:
-        os.close(attached)
-
-
-def open_in_root(root: str, path: str, is_file: bool = False) -> int:
-    """An ``O_PATH`` fd of ``path`` inside ``root``, every symlink resolved as if
-    ``root`` were ``/``; what is missing is made (a directory, or for ``is_file`` an
-    empty file at the end), each part looked up again the same way once made."""
-    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        if create:
+            raise
+        return None  # a root that is not there has nothing in it (after a pivot, say)
     resolve = native.RESOLVE_IN_ROOT | native.RESOLVE_NO_MAGICLINKS
+    if not follow_symlinks:
+        resolve |= native.RESOLVE_NO_SYMLINKS
     parts = [p for p in path.split("/") if p]
     try:
         for i, part in enumerate(parts):
             here = "/".join(parts[:i + 1])
             try:
-                fd = native.openat2(root_fd, here, os.O_PATH | os.O_CLOEXEC, resolve)
+                fd = _openat2(root_fd, here, os.O_PATH | os.O_CLOEXEC, resolve, path)
             except FileNotFoundError:
-                parent = native.openat2(root_fd, "/".join(parts[:i]) or ".",
-                                        os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, resolve)
+                if not create:
+                    return None
+                parent = _openat2(root_fd, "/".join(parts[:i]) or ".",
+                                  os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, resolve, path)
                 try:
                     if is_file and i == len(parts) - 1:
                         os.close(os.open(part, os.O_CREAT | os.O_EXCL | os.O_WRONLY
@@ -440,12 +510,22 @@ def open_in_root(root: str, path: str, is_file: bool = False) -> int:
                         os.mkdir(part, 0o755, dir_fd=parent)
                 finally:
                     os.close(parent)
-                fd = native.openat2(root_fd, here, os.O_PATH | os.O_CLOEXEC, resolve)
+                fd = _openat2(root_fd, here, os.O_PATH | os.O_CLOEXEC, resolve, path)
             if i < len(parts) - 1:
                 os.close(fd)
         return fd
     finally:
         os.close(root_fd)
+
+
+def _openat2(dir_fd: int, here: str, flags: int, resolve: int, path: str) -> int:
+    try:
+        return native.openat2(dir_fd, here, flags, resolve)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "a symlink in the rootfs, refusing to mount on it",
+                          path) from None
+        raise
 
 
 def mask_paths(root: str, paths: list[str]) -> None:
@@ -460,13 +540,17 @@ def mask_paths(root: str, paths: list[str]) -> None:
         raise OSError(errno.EINVAL, "is not the null device (1:3), refusing to mask with it",
                       null)
     for path in paths:
-        target = mountpoint(root, path, create=False)
+        target = open_in_root(root, path, follow_symlinks=False, create=False)
         if target is None:
             continue
-        if os.path.isdir(target):
-            native.mount("tmpfs", target, "tmpfs", MS_RDONLY | _SECURE, "size=0,mode=555")
-        else:
-            native.mount(null, target, None, MS_BIND)
+        try:
+            through = f"/proc/self/fd/{target}"
+            if stat.S_ISDIR(os.fstat(target).st_mode):
+                native.mount("tmpfs", through, "tmpfs", MS_RDONLY | _SECURE, "size=0,mode=555")
+            else:
+                native.mount(null, through, None, MS_BIND)
+        finally:
+            os.close(target)
 
 
 def readonly_paths(root: str, paths: list[str]) -> None:
@@ -476,11 +560,15 @@ def readonly_paths(root: str, paths: list[str]) -> None:
     the read-only bind keeps them visible for reading.
     """
     for path in paths:
-        target = mountpoint(root, path, create=False)
+        target = open_in_root(root, path, follow_symlinks=False, create=False)
         if target is None:
             continue
-        native.mount(target, target, None, MS_BIND | MS_REC)
-        native.make_readonly(target, recursive=True)
+        try:
+            through = f"/proc/self/fd/{target}"
+            native.mount(through, through, None, MS_BIND | MS_REC)
+        finally:
+            os.close(target)
+        _on_mount(root, path, lambda new: native.make_readonly(new, recursive=True))
 
 
 def open_volumes(sources: list[str]) -> list[int]:

@@ -131,6 +131,16 @@ def move_mount(tree_fd: int, target: str) -> None:
     _check(lib.mc_move_mount(tree_fd, target.encode()), "move_mount", target)
 
 
+MOUNT_ATTR_RDONLY = 0x1
+
+
+def mount_setattr_tree(tree_fd: int, attr_set: int, propagation: int, path: str) -> None:
+    """Add ``MOUNT_ATTR_*`` flags and set a propagation (``MS_PRIVATE`` ..., 0 for none)
+    on every mount of a detached tree from :func:`open_tree_clone` (``path`` only
+    names it in an error)."""
+    _check(lib.mc_mount_setattr_tree(tree_fd, attr_set, propagation), "mount_setattr", path)
+
+
 def move_mount_to_fd(tree_fd: int, target_fd: int, path: str) -> None:
     """Attach a tree from :func:`open_tree_clone` on the file or directory open at
     ``target_fd`` (``path`` only names it in an error)."""

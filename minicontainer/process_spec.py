@@ -14,10 +14,9 @@ runtime cannot honour is refused by name.
 
 from __future__ import annotations
 
-import json
 import resource
 
-from minicontainer.config import Config, ConfigError
+from minicontainer.config import Config, ConfigError, read_json_object
 
 # The container's values stand for these when the process object leaves them out.
 _INHERITED = ("capabilities", "noNewPrivileges", "apparmorProfile", "rlimits", "oomScoreAdj")
@@ -34,16 +33,7 @@ _FIELDS = {"terminal", "consoleSize", "user", "args", "env", "cwd", *_INHERITED}
 
 def load(path: str) -> dict:
     """The process object in the JSON file at ``path``."""
-    try:
-        with open(path) as f:
-            doc = json.load(f)
-    except OSError as e:
-        raise ConfigError("process", path, f"cannot be read ({e.strerror})") from None
-    except ValueError as e:
-        raise ConfigError("process", path, f"is not JSON ({e})") from None
-    if not isinstance(doc, dict):
-        raise ConfigError("process", path, "is not a JSON object")
-    return doc
+    return read_json_object(path, "process")
 
 
 def exec_config(container: dict, process: dict) -> tuple[Config, tuple[int, int] | None]:

@@ -780,6 +780,7 @@ def _init(cfg: Config, scratch: Scratch, seccomp_program, sync_r: int, channel,
         channel.close()
     mounts.finish_root(cfg.readonly)
     mounts.set_propagation(cfg.rootfs_propagation)  # now for the container's own root
+    mounts.set_entry_propagations(entries)
 
     if cfg.namespaces & Namespace.UTS:
         namespaces.set_hostname(cfg.hostname)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import time
 
 from minicontainer.escapes.base import WORKDIR_PREFIX
 
@@ -157,3 +159,45 @@ def leftovers() -> dict[str, object]:
         "escape workdirs": sorted(n for n in os.listdir(tempfile.gettempdir())
                                   if n.startswith(WORKDIR_PREFIX)),
     }
+
+
+def container_id(request, prefix: str) -> str:
+    """An id for the container of the test asking (``request``), valid whatever the
+    test's parameters hold, and distinct per test run."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", request.node.name)[:36]
+    return f"{prefix}-{name}-{os.getpid()}"
+
+
+def oci_state(cid: str) -> dict:
+    """What `minicontainer state` prints, which must succeed."""
+    return json.loads(mc("state", cid, check=True).stdout)
+
+
+def wait_for_status(cid: str, wanted: str, timeout: float = 20) -> dict:
+    """The state of ``cid`` once its status is ``wanted``; an AssertionError after
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    current = None
+    while time.monotonic() < deadline:
+        current = oci_state(cid)
+        if current["status"] == wanted:
+            return current
+        time.sleep(0.05)
+    raise AssertionError(f"{cid} never became {wanted}: {current}")
+
+
+def copy_rootfs(source: str) -> str:
+    """A private copy of the rootfs ``source``, every file owned as in the original,
+    in a new directory under /var/tmp (reachable by the container's unprivileged root);
+    the copy's path, ``rootfs`` in that directory."""
+    import shutil
+
+    parent = tempfile.mkdtemp(prefix="mc-test-", dir="/var/tmp")
+    os.chmod(parent, 0o755)
+    target = os.path.join(parent, "rootfs")
+    shutil.copytree(source, target, symlinks=True)
+    for dirpath, dirnames, filenames in os.walk(target):
+        for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
+            st = os.lstat(os.path.join(source, os.path.relpath(name, target)))
+            os.lchown(name, st.st_uid, st.st_gid)
+    return target

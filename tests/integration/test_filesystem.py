@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 
 import pytest
 
-from helpers import host_mounts, mc, probe, sh
+from helpers import copy_rootfs, host_mounts, mc, probe, sh
 from minicontainer import rootfs
 
 BASE = rootfs.stored(rootfs.DEFAULT_NAME)
@@ -36,16 +35,9 @@ def rootfs_copy():
     Under /var/tmp, because the container's root must be able to reach it:
     pytest's own tmp_path sits below a directory only host root may enter.
     """
-    parent = tempfile.mkdtemp(prefix="mc-test-", dir="/var/tmp")
-    os.chmod(parent, 0o755)
-    target = os.path.join(parent, "rootfs")
-    shutil.copytree(BASE, target, symlinks=True)
-    for dirpath, dirnames, filenames in os.walk(target):
-        for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
-            st = os.lstat(os.path.join(BASE, os.path.relpath(name, target)))
-            os.lchown(name, st.st_uid, st.st_gid)
+    target = copy_rootfs(BASE)
     yield target
-    shutil.rmtree(parent)
+    shutil.rmtree(os.path.dirname(target))
 
 
 def test_mount_table_is_the_containers_own():

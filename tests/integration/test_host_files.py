@@ -11,7 +11,7 @@ import tempfile
 
 import pytest
 
-from helpers import CONTAINERS_DIR, mc, sh
+from helpers import CONTAINERS_DIR, copy_rootfs, mc, sh
 from minicontainer import rootfs, state
 
 BASE = rootfs.stored(rootfs.DEFAULT_NAME)
@@ -21,16 +21,9 @@ NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
 @pytest.fixture
 def rootfs_copy():
     """A private copy of the busybox rootfs under /var/tmp, reachable by the container's root."""
-    parent = tempfile.mkdtemp(prefix="mc-test-", dir="/var/tmp")
-    os.chmod(parent, 0o755)
-    target = os.path.join(parent, "rootfs")
-    shutil.copytree(BASE, target, symlinks=True)
-    for dirpath, dirnames, filenames in os.walk(target):
-        for path in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
-            st = os.lstat(os.path.join(BASE, os.path.relpath(path, target)))
-            os.lchown(path, st.st_uid, st.st_gid)
+    target = copy_rootfs(BASE)
     yield target
-    shutil.rmtree(parent)
+    shutil.rmtree(os.path.dirname(target))
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from helpers import MC, mc, read_until
+from helpers import MC, container_id, mc, oci_state, read_until, wait_for_status
 from minicontainer import idmap
 from minicontainer.rootfs import default_rootfs
 
@@ -21,7 +21,7 @@ from minicontainer.rootfs import default_rootfs
 @pytest.fixture
 def cid(request):
     """A container id for this test, deleted (forcibly) afterwards."""
-    value = f"oci-{request.node.name[:36].replace('[', '-').replace(']', '')}-{os.getpid()}"
+    value = container_id(request, "oci")
     yield value
     mc("delete", "--force", value)
 
@@ -61,18 +61,8 @@ def create(cid: str, bundle: str, *options: str, out=None) -> str:
     return text
 
 
-def state(cid: str) -> dict:
-    return json.loads(mc("state", cid, check=True).stdout)
 
 
-def wait_for_status(cid: str, wanted: str, timeout: float = 20) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = state(cid)
-        if current["status"] == wanted:
-            return current
-        time.sleep(0.05)
-    raise AssertionError(f"{cid} never became {wanted}: {current}")
 
 
 def cmdline(pid: int) -> list[str]:
@@ -84,7 +74,7 @@ def test_create_parks_the_init_before_its_execve_and_start_releases_it(cid, bund
     path = bundle(["sh", "-c", "echo ran; exec sleep 30"], annotations={"org.example.k": "v"})
     out, pid_file = tmp_path / "out", tmp_path / "pid"
     create(cid, path, "--pid-file", str(pid_file), out=str(out))
-    created = state(cid)
+    created = oci_state(cid)
     assert created["status"] == "created"
     assert created["pid"] == int(pid_file.read_text()) > 0
     assert created["bundle"] == path and created["annotations"] == {
@@ -96,7 +86,7 @@ def test_create_parks_the_init_before_its_execve_and_start_releases_it(cid, bund
     time.sleep(0.3)
     assert out.read_text() == ""
     mc("start", cid, check=True)
-    running = state(cid)
+    running = oci_state(cid)
     assert running["status"] == "running" and running["pid"] == created["pid"]
     assert read_file_until(out, "ran\n")
     deadline = time.monotonic() + 10  # sh ran, then execs sleep
@@ -192,7 +182,7 @@ def test_start_only_a_created_container(cid, bundle):
     assert again.returncode == 125
     assert again.stderr == (f"minicontainer: error: cannot start container {cid}: it is "
                             "running, not created\n")
-    assert state(cid)["status"] == "running"
+    assert oci_state(cid)["status"] == "running"
 
 
 def test_delete_refuses_a_running_container_unless_forced(cid, bundle):
@@ -200,7 +190,7 @@ def test_delete_refuses_a_running_container_unless_forced(cid, bundle):
     mc("start", cid, check=True)
     refused = mc("delete", cid)
     assert refused.returncode == 125 and "it is running" in refused.stderr
-    assert state(cid)["status"] == "running"
+    assert oci_state(cid)["status"] == "running"
     mc("delete", "--force", cid, check=True)
     assert mc("state", cid).returncode == 125
 
@@ -247,7 +237,7 @@ def test_a_command_found_but_not_executable_fails_at_start(cid, bundle):
     failed = mc("start", cid)
     assert failed.returncode == 125
     assert "/etc/passwd" in failed.stderr and len(failed.stderr.splitlines()) == 1
-    assert state(cid)["status"] == "stopped"
+    assert oci_state(cid)["status"] == "stopped"
 
 
 def test_a_failed_run_detached_removes_the_container(cid, bundle):
@@ -287,7 +277,7 @@ def test_delete_refuses_a_created_container_a_start_has_taken(cid, bundle):
     assert refused.returncode == 125
     assert refused.stderr == (f"minicontainer: error: cannot delete container {cid}: it is "
                               "being started (delete --force kills it)\n")
-    assert state(cid)["status"] == "created"
+    assert oci_state(cid)["status"] == "created"
     mc("delete", "--force", cid, check=True)
     assert mc("state", cid).returncode == 125
 
@@ -316,7 +306,7 @@ def test_two_starts_at_once_run_it_once_and_the_other_says_why(cid, bundle):
         f"minicontainer: error: cannot start container {cid}: it is being started (or "
         "deleted) already\n",
         f"minicontainer: error: cannot start container {cid}: it is running, not created\n")
-    assert state(cid)["status"] == "running"
+    assert oci_state(cid)["status"] == "running"
 
 
 def test_a_start_that_times_out_says_delete_is_the_way_out(cid, bundle, monkeypatch):
@@ -362,7 +352,7 @@ def test_state_reports_the_bundles_oci_version(cid, bundle):
     with open(config, "w") as f:
         json.dump(doc, f)
     create(cid, path)
-    assert state(cid)["ociVersion"] == "1.0.2"
+    assert oci_state(cid)["ociVersion"] == "1.0.2"
 
 
 @pytest.mark.parametrize("signal_name", ["KILL", "SIGKILL", "9"])
@@ -408,7 +398,7 @@ def test_kill_all_reaches_every_process(cid, bundle, every):
     deadline = time.monotonic() + 10
     while len(_process_states(cid)) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
-    init = state(cid)["pid"]
+    init = oci_state(cid)["pid"]
     mc("kill", *(["--all"] if every else []), cid, "STOP", check=True)
     time.sleep(0.2)
     states = _process_states(cid)
@@ -530,7 +520,7 @@ def test_the_command_has_only_its_stdio_and_the_preserved_fds(cid, bundle, tmp_p
         os.close(write_end)
         os.close(read_end)
     mc("start", cid, check=True)
-    pid = state(cid)["pid"]
+    pid = oci_state(cid)["pid"]
     assert comm(pid) == "sleep"
     expected = ["0", "1", "2", "3"] if preserve else ["0", "1", "2"]
     assert sorted(os.listdir(f"/proc/{pid}/fd")) == expected
@@ -598,7 +588,7 @@ def test_no_pivot_chroots_and_keeps_the_hosts_tree_in_the_namespace(cid, bundle,
     mc("start", cid, check=True)
     # Seen from the mount namespace's own root (setns moves nsenter there); in its pid
     # namespace too, for /proc/self in the container's own /proc.
-    pid = state(cid)["pid"]
+    pid = oci_state(cid)["pid"]
     mountinfo = subprocess.run(
         ["nsenter", f"--mount=/proc/{pid}/ns/mnt", f"--pid=/proc/{pid}/ns/pid", "cat",
          "/proc/self/mountinfo"], capture_output=True, text=True, check=True, timeout=30).stdout
@@ -635,5 +625,5 @@ def test_run_bundle_detached_is_create_and_start(cid, bundle):
     result = mc("run", "-d", "--bundle", bundle(["sleep", "30"]), cid,
                 capture_output=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert result.returncode == 0
-    assert state(cid)["status"] == "running"
-    assert cmdline(state(cid)["pid"]) == ["sleep", "30"]
+    assert oci_state(cid)["status"] == "running"
+    assert cmdline(oci_state(cid)["pid"]) == ["sleep", "30"]

@@ -13,7 +13,7 @@ import tempfile
 
 import pytest
 
-from helpers import MC, mc, read_until
+from helpers import MC, container_id, copy_rootfs, mc, read_until
 from minicontainer import cgroups, rootfs
 from minicontainer.state import StateStore
 
@@ -23,7 +23,7 @@ BASE_ROOTFS = rootfs.stored(rootfs.DEFAULT_NAME)
 @pytest.fixture
 def cid(request):
     """A container id for this test, deleted (forcibly) afterwards."""
-    value = f"cfg-{request.node.name[:36].replace('[', '-').replace(']', '')}-{os.getpid()}"
+    value = container_id(request, "cfg")
     yield value
     mc("delete", "--force", value)
 
@@ -76,16 +76,9 @@ def bundle(tmp_path):
 def rootfs_copy():
     """A private copy of the busybox rootfs, owned as the original is: a bundle's rootfs
     is written to directly, and a mountpoint missing in it is made there."""
-    parent = tempfile.mkdtemp(prefix="mc-test-", dir="/var/tmp")
-    os.chmod(parent, 0o755)
-    target = os.path.join(parent, "rootfs")
-    shutil.copytree(BASE_ROOTFS, target, symlinks=True)
-    for dirpath, dirnames, filenames in os.walk(target):
-        for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
-            st = os.lstat(os.path.join(BASE_ROOTFS, os.path.relpath(name, target)))
-            os.lchown(name, st.st_uid, st.st_gid)
+    target = copy_rootfs(BASE_ROOTFS)
     yield target
-    shutil.rmtree(parent)
+    shutil.rmtree(os.path.dirname(target))
 
 
 @pytest.fixture
@@ -538,3 +531,52 @@ def test_a_positive_pids_limit_needs_the_pids_controller(cid, bundle):
     bundle.doc["linux"].setdefault("resources", {})["pids"] = {"limit": 64}
     line = create_refused(bundle, cid)
     assert line == f"minicontainer: error: cgroup: {hierarchy.describe_missing('pids')}\n"
+
+
+# Destinations that would leave the root, and propagation per mount
+
+@pytest.mark.parametrize("where", ["mounts", "maskedPaths", "readonlyPaths"])
+def test_a_destination_with_dotdot_is_refused_naming_it(cid, bundle, where):
+    escape = f"/../../../tmp/mc-dotdot-{os.getpid()}"
+    if where == "mounts":
+        bundle.add_mount(escape, "tmpfs")
+    else:
+        bundle.doc["linux"][where].append(escape)
+    error = create_refused(bundle, cid)
+    assert "'..'" in error and escape in error
+    assert not os.path.exists(f"/tmp/mc-dotdot-{os.getpid()}")
+
+
+def test_a_tmpfs_onto_a_symlink_is_refused(cid, bundle, rootfs_copy):
+    """A filesystem of the container's own is never mounted through a symlink: the
+    rootfs's /data -> /etc is refused rather than followed (before the pivot, it would
+    lead to the host's /etc)."""
+    os.symlink("/etc", os.path.join(rootfs_copy, "data"))
+    bundle.doc["root"]["path"] = rootfs_copy
+    result = bundle.add_mount("/data", "tmpfs", options=["tmpcopyup"]).command("true").run(cid)
+    assert result.returncode == 125 and "symlink" in result.stderr
+    assert not os.path.ismount("/etc")
+
+
+@pytest.mark.parametrize("option, slave", [(None, True), ("rprivate", False)])
+def test_a_binds_own_propagation_holds(cid, bundle, host_dir, option, slave):
+    """Under an rslave root, a bind of a shared host mount is its slave (mountinfo's
+    optional field master:N); one that asks for rprivate is not, though the root's
+    propagation is set on every mount at the end."""
+    shared = tempfile.mkdtemp(prefix="mc-shared-", dir="/tmp")
+    subprocess.run(["mount", "--bind", "--make-shared", shared, shared], check=True)
+    try:
+        bundle.doc["linux"]["rootfsPropagation"] = "rslave"
+        bundle.add_mount("/mnt", "bind", shared, ["rbind", *([option] if option else [])])
+        line = bundle.command("grep ' /mnt ' /proc/self/mountinfo").output(cid)
+        optional = line.split(" - ")[0].split()[6:]
+        assert any(f.startswith("master:") for f in optional) == slave, line
+    finally:
+        subprocess.run(["umount", shared], check=True)
+        os.rmdir(shared)
+
+
+def test_a_propagation_for_one_mount_other_than_private_is_refused(cid, bundle, host_dir):
+    bundle.add_mount("/mnt", "bind", host_dir, ["rbind", "rslave"])
+    error = create_refused(bundle, cid)
+    assert "mounts[" in error and "'rslave'" in error and "rootfsPropagation" in error

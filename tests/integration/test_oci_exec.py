@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from helpers import MC, mc, read_until
+from helpers import MC, container_id, mc, oci_state, read_until
 from minicontainer.rootfs import default_rootfs
 from minicontainer.state import OCI_VERSION
 
@@ -25,7 +25,7 @@ PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 @pytest.fixture
 def cid(request):
     """A container id for this test, deleted (forcibly) afterwards."""
-    value = f"ociexec-{request.node.name[:32].replace('[', '-').replace(']', '')}-{os.getpid()}"
+    value = container_id(request, "ociexec")
     yield value
     mc("delete", "--force", value)
 
@@ -66,8 +66,6 @@ def running(cid, bundle):
     return cid
 
 
-def state(cid: str) -> dict:
-    return json.loads(mc("state", cid, check=True).stdout)
 
 
 def process_file(tmp_path, args: list[str], **fields) -> str:
@@ -328,7 +326,7 @@ def test_a_missing_container_does_not_exist_in_runc_words(command):
 
 
 def test_ps_of_a_container_lists_the_processes_of_its_cgroup(running):
-    pid = state(running)["pid"]
+    pid = oci_state(running)["pid"]
     listed = cgroup_pids(running)
     cgroup = json.loads(mc("inspect", running, check=True).stdout)["cgroup"]
     with open(os.path.join(cgroup, "cgroup.procs")) as f:
@@ -344,7 +342,7 @@ def test_ps_of_a_container_lists_the_processes_of_its_cgroup(running):
 def test_list_is_runc_s_table_json_and_quiet(running, bundle):
     listed = {c["id"]: c for c in json.loads(mc("list", "--format", "json", check=True).stdout)}
     mine = listed[running]
-    assert (mine["status"], mine["pid"], mine["bundle"]) == ("running", state(running)["pid"],
+    assert (mine["status"], mine["pid"], mine["bundle"]) == ("running", oci_state(running)["pid"],
                                                              bundle)
     assert mine["owner"] == "root" and mine["ociVersion"] and mine["created"]
     assert running in mc("list", "-q", check=True).stdout.split()
@@ -356,14 +354,14 @@ def test_list_is_runc_s_table_json_and_quiet(running, bundle):
 
 def test_pause_and_resume_as_runc_and_unpause_as_docker(running, tmp_path):
     assert mc("pause", running, check=True).stdout == ""
-    assert state(running)["status"] == "paused"
+    assert oci_state(running)["status"] == "paused"
     refused = mc("exec", "--process", process_file(tmp_path, ["true"]), running)
     assert refused.returncode == 125 and "it is paused" in refused.stderr
     assert mc("resume", running, check=True).stdout == ""
-    assert state(running)["status"] == "running"
+    assert oci_state(running)["status"] == "running"
     mc("pause", running, check=True)
     mc("unpause", running, check=True)
-    assert state(running)["status"] == "running"
+    assert oci_state(running)["status"] == "running"
 
 
 @pytest.mark.parametrize("flag", ["--version", "-v"])

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from helpers import MC, mc
+from helpers import MC, container_id, copy_rootfs, mc, oci_state, wait_for_status
 from minicontainer import rootfs
 from minicontainer.state import StateStore
 
@@ -31,7 +31,8 @@ HOOK_ENV = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
 
 @pytest.fixture
 def cid(request):
-    value = f"hk-{request.node.name[:36].replace('[', '-').replace(']', '')}-{os.getpid()}"
+    """A container id for this test, deleted (forcibly) afterwards."""
+    value = container_id(request, "hk")
     yield value
     mc("delete", "--force", value)
 
@@ -40,14 +41,8 @@ def cid(request):
 def workdir():
     """Under /var/tmp, the rootfs copy (its owners kept), the host's hook script and the
     log directory the container gets bound at /log."""
-    parent = tempfile.mkdtemp(prefix="mc-test-", dir="/var/tmp")
-    os.chmod(parent, 0o755)
-    target = os.path.join(parent, "rootfs")
-    shutil.copytree(BASE_ROOTFS, target, symlinks=True)
-    for dirpath, dirnames, filenames in os.walk(target):
-        for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
-            st = os.lstat(os.path.join(BASE_ROOTFS, os.path.relpath(name, target)))
-            os.lchown(name, st.st_uid, st.st_gid)
+    target = copy_rootfs(BASE_ROOTFS)
+    parent = os.path.dirname(target)
     for script in (os.path.join(parent, "record.sh"), os.path.join(target, "record.sh")):
         with open(script, "w") as f:
             f.write(RECORDER)
@@ -131,18 +126,8 @@ def create(bundle: Bundle, cid: str) -> subprocess.CompletedProcess:
     return result
 
 
-def state(cid: str) -> dict:
-    return json.loads(mc("state", cid, check=True).stdout)
 
 
-def wait_for_status(cid: str, wanted: str, timeout: float = 20) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = state(cid)
-        if current["status"] == wanted:
-            return current
-        time.sleep(0.05)
-    raise AssertionError(f"{cid} never became {wanted}: {current}")
 
 
 def ours(kind: str) -> str:
@@ -158,7 +143,7 @@ def test_the_six_phases_run_in_order_with_their_state_and_namespaces(cid, bundle
     bundle.record_every_phase().command(["sh", "-c", "exit 0"])
     created = create(bundle, cid)
     assert (created.returncode, created.stderr) == (0, "")
-    pid = state(cid)["pid"]
+    pid = oci_state(cid)["pid"]
     container_mnt = os.readlink(f"/proc/{pid}/ns/mnt")
     container_uts = os.readlink(f"/proc/{pid}/ns/uts")
     assert [r["phase"] for r in bundle.records()] == list(PHASES[:3])
@@ -253,7 +238,7 @@ def test_a_hook_within_its_timeout_passes(cid, bundle):
     bundle.command(["true"])
     result = create(bundle, cid)
     assert (result.returncode, result.stderr) == (0, "")
-    assert state(cid)["status"] == "created"
+    assert oci_state(cid)["status"] == "created"
 
 
 @pytest.mark.parametrize("phase", ["createRuntime", "prestart"])
@@ -278,7 +263,7 @@ def test_a_failing_start_container_hook_fails_start(cid, bundle):
     assert result.returncode == 125
     assert len(result.stderr.splitlines()) == 1 and "/bin/false" in result.stderr, result.stderr
     assert "exited with code 1" in result.stderr
-    assert state(cid)["status"] == "stopped"
+    assert oci_state(cid)["status"] == "stopped"
 
 
 def test_a_failing_poststart_hook_only_warns(cid, bundle):
@@ -290,7 +275,7 @@ def test_a_failing_poststart_hook_only_warns(cid, bundle):
     assert result.returncode == 0
     assert result.stderr == ("minicontainer: warning: poststart hook 0 /bin/false (exited "
                              "with code 1)\n")
-    assert state(cid)["status"] == "running"
+    assert oci_state(cid)["status"] == "running"
     assert [r["phase"] for r in bundle.records()] == ["poststart"]  # the next one ran
 
 

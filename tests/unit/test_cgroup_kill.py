@@ -36,3 +36,18 @@ def test_other_write_failures_of_cgroup_kill_are_raised(tmp_path):
     (path / "cgroup.kill").mkdir()
     with pytest.raises(CgroupError, match="cgroup.kill"):
         Cgroup(str(path)).kill()
+
+
+def test_killing_a_cgroup_already_gone_is_not_an_error(tmp_path):
+    """Gone before `rm -f` even looked: neither cgroup.kill nor cgroup.procs is there."""
+    Cgroup(str(tmp_path / "removed-before")).kill()
+
+
+def test_without_cgroup_kill_each_listed_process_is_killed(tmp_path, monkeypatch):
+    path = tmp_path / "old-kernel"
+    path.mkdir()
+    (path / "cgroup.procs").write_text("4242\n4243\n")
+    killed = []
+    monkeypatch.setattr(os, "kill", lambda pid, signum: killed.append(pid))
+    Cgroup(str(path)).kill()
+    assert killed == [4242, 4243]

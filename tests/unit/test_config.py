@@ -324,3 +324,23 @@ def test_userns_range_needs_a_user_namespace_and_the_overlay():
         Config(args=["sh"], userns_range="auto", overlay=False).validate()
     with pytest.raises(ConfigError, match="outside the container's id mapping"):
         Config(args=["sh"], userns_range="2000000000:10", uid=10).validate()
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"mounts": [Mount("tmpfs", "/a/../../etc", type="tmpfs")]}, "has a '..' in it"),
+    ({"masked_paths": ["/proc/../../etc"]}, "without '..'"),
+    ({"readonly_paths": ["/../etc"]}, "without '..'"),
+    ({"sysctl": {"kernel.hostname": "x"}}, "fight the hostname field"),
+    ({"sysctl": {"vm.swappiness": "1"}}, "whole host"),
+    ({"cgroups_path": "/a\0b"}, "is not a cgroup path"),
+    ({"cgroups_path": "machine.slice:libpod:x"}, "systemd's"),
+])
+def test_what_would_reach_beyond_the_container_is_refused(fields, message):
+    with pytest.raises(ConfigError, match=message):
+        Config(args=["sh"], **fields).validate()
+
+
+def test_the_namespaced_settings_are_accepted():
+    Config(args=["sh"], sysctl={"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000",
+                                "kernel.domainname": "example"},
+           cgroups_path="/mc/inner", mounts=[Mount("tmpfs", "/a/b", type="tmpfs")]).validate()

@@ -226,7 +226,7 @@ def gone(pid: int) -> bool:
     return False
 
 
-# -- run_in_container: no import once it runs -----------------------------------------
+# -- run from the init: no import once it runs -----------------------------------------
 
 def without_imports(body) -> str:
     """Run ``body`` in a forked child in which every import fails, as in the container's
@@ -258,26 +258,30 @@ def without_imports(body) -> str:
     return result
 
 
-def test_run_in_container_runs_the_hook_without_importing(tmp_path):
+def test_run_from_the_init_runs_the_hook_without_importing(tmp_path):
+    """As the init calls it for createContainer and startContainer: a dict state,
+    serialized here, after the pivot, where no module can be imported."""
     script = recorder(tmp_path)
-    state_json = json.dumps(dict(STATE, status="created", pid=1)).encode()
+    state = dict(STATE, status="created", pid=1)
     hook = Hook(script, ["x", "inside"], ["ONLY=this"])
-    assert without_imports(lambda: hooks.run_in_container(hook, state_json)) == "ok None"
-    assert (tmp_path / "inside.stdin").read_bytes() == state_json
+    assert without_imports(lambda: hooks.run("startContainer", [hook], state)) == "ok None"
+    assert json.loads((tmp_path / "inside.stdin").read_bytes()) == state
     assert lines(tmp_path / "inside.env") == ["ONLY=this"]
 
 
-def test_run_in_container_failures_raise_without_importing(tmp_path):
+def test_failures_in_the_init_raise_without_importing(tmp_path):
     bad = recorder(tmp_path, "bad.sh", code=4)
-    assert without_imports(lambda: hooks.run_in_container(Hook(bad, ["x", "b"]), b"{}")) == (
-        f"ContainerError: hook {bad} (exited with code 4)")
+    assert without_imports(lambda: hooks.run("createContainer", [Hook(bad, ["x", "b"])],
+                                             {})) == (
+        f"ContainerError: createContainer hook 0 {bad} (exited with code 4)")
     missing = str(tmp_path / "nowhere")
-    assert without_imports(lambda: hooks.run_in_container(Hook(missing), b"{}")) == (
-        f"ContainerError: hook {missing} (cannot be executed: No such file or directory)")
+    assert without_imports(lambda: hooks.run("startContainer", [Hook(missing)], {})) == (
+        f"ContainerError: startContainer hook 0 {missing} (cannot be executed: No such file "
+        "or directory)")
     began = time.monotonic()
     sleeper = Hook("/bin/sleep", ["sleep", "30"], timeout=1)
-    assert without_imports(lambda: hooks.run_in_container(sleeper, b"{}")) == (
-        "ContainerError: hook /bin/sleep (killed after its timeout of 1 s)")
+    assert without_imports(lambda: hooks.run("createContainer", [sleeper], {})) == (
+        "ContainerError: createContainer hook 0 /bin/sleep (killed after its timeout of 1 s)")
     assert time.monotonic() - began < 10
 
 
