@@ -50,7 +50,11 @@ def measure(count: int) -> dict:
             thread.join()
         took = time.perf_counter() - began
         running = [name for name in names if not any(f.startswith(f"{name}:") for f in failures)]
-        pss = sum(common.pss_kib(resident.monitor_pid(name)) for name in running)
+        states = [resident.record(name) for name in running]
+        for state in states:
+            resident.settled(state["monitorPid"])
+        pss = sum(common.pss_kib(pid) for state in states
+                  for pid in resident.resident_processes(state))
     finally:
         subprocess.run([common.MINICONTAINER, "rm", "-f", *names], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
