@@ -513,7 +513,8 @@ class Config:
         that belong to a namespace it has of its own (see :func:`check_sysctl`).
     ``cgroups_path``
         ``linux.cgroupsPath``: where its cgroup is, absolute from the cgroup2 root
-        or relative to ``minicontainer/``; None is ``minicontainer/ID``.
+        (outside ``minicontainer/``) or one name in ``minicontainer/``; None is
+        ``minicontainer/ID`` (see :func:`check_cgroups_path`).
     ``hooks``
         the ``hooks`` of a ``config.json`` (:mod:`minicontainer.hooks`), by phase.
     ``console_size``
@@ -1126,6 +1127,14 @@ def check_cgroups_path(path: object) -> None:
                           "--cgroup-manager cgroupfs)")
     if any(part in (".", "..") for part in path.split("/")):
         raise ConfigError("cgroupsPath", path, "has a . or .. in it")
+    # minicontainer/ holds one cgroup per container, named by its id: a path into it
+    # could land inside another container's cgroup, or take a future one's name.
+    if path.startswith("/") and path.strip("/").split("/")[0] == "minicontainer":
+        raise ConfigError("cgroupsPath", path, "is inside minicontainer/, where each "
+                          "container's cgroup is named by its id: give a relative name")
+    if not path.startswith("/") and "/" in path.strip("/"):
+        raise ConfigError("cgroupsPath", path, "is relative, so a name in minicontainer/: "
+                          "one part, without '/'")
 
 
 # What AppArmor takes as a profile name here: no spaces or control characters (the

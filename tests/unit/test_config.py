@@ -334,6 +334,8 @@ def test_userns_range_needs_a_user_namespace_and_the_overlay():
     ({"sysctl": {"vm.swappiness": "1"}}, "whole host"),
     ({"cgroups_path": "/a\0b"}, "is not a cgroup path"),
     ({"cgroups_path": "machine.slice:libpod:x"}, "systemd's"),
+    ({"cgroups_path": "/minicontainer/other"}, "inside minicontainer/"),
+    ({"cgroups_path": "other/x"}, "one part"),
 ])
 def test_what_would_reach_beyond_the_container_is_refused(fields, message):
     with pytest.raises(ConfigError, match=message):
