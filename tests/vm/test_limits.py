@@ -141,9 +141,9 @@ def test_resources_from_oci_config_are_applied():
     cfg = Config.from_oci({
         "process": {"args": ["cat", "/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/memory.max"]},
         "root": {"path": None},
-        # /proc, /sys/fs/cgroup and the rest, as a config.json lists them; the stored
-        # rootfs, overlaid
-        "mounts": [m.to_oci() for m in standard_mounts()],
+        # /proc, /sys/fs/cgroup and the rest, as a config.json lists them (no mqueue: no
+        # IPC namespace of its own); the stored rootfs, overlaid
+        "mounts": [m.to_oci() for m in standard_mounts(own_ipc=False)],
         "annotations": {"minicontainer.overlay": "true"},
         "linux": {"namespaces": [{"type": t} for t in ("pid", "mount", "user", "cgroup")],
                   "resources": {"pids": {"limit": 33}, "memory": {"limit": 50331648}}},
