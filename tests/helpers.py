@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -201,3 +202,26 @@ def copy_rootfs(source: str) -> str:
             st = os.lstat(os.path.join(source, os.path.relpath(name, target)))
             os.lchown(name, st.st_uid, st.st_gid)
     return target
+
+
+@contextlib.contextmanager
+def console_socket(path: str):
+    """A unix socket listening at ``path``, as conmon's for ``--console-socket``; yields
+    a function that takes the one connection and returns the fds it carried
+    (SCM_RIGHTS), each of which the caller closes."""
+    import socket
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+
+    def receive() -> list[int]:
+        connection, _ = listener.accept()
+        with connection:
+            _, fds, _, _ = socket.recv_fds(connection, 64, 1)
+        return fds
+
+    try:
+        yield receive
+    finally:
+        listener.close()

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
-from helpers import MC, container_id, mc, oci_state, read_until, wait_for_status
+from helpers import MC, console_socket, container_id, mc, oci_state, read_until, wait_for_status
 from minicontainer import idmap
 from minicontainer.rootfs import default_rootfs
 
@@ -411,25 +410,18 @@ def test_kill_all_reaches_every_process(cid, bundle, every):
 
 def test_console_socket_receives_the_pty_and_the_output_arrives_there(cid, bundle, tmp_path):
     sock_path = str(tmp_path / "console.sock")
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(sock_path)
-    listener.listen(1)
-    master = None
-    try:
+    with console_socket(sock_path) as receive:
         create(cid, bundle(["sh", "-c", "tty; echo hello-console"], terminal=True),
                "--console-socket", sock_path)
-        connection, _ = listener.accept()
-        with connection:
-            message, fds, _, _ = socket.recv_fds(connection, 64, 1)
+        fds = receive()
         assert len(fds) == 1
         master = fds[0]
-        assert os.readlink(f"/proc/self/fd/{master}").endswith("/ptmx")  # a pty master
-        mc("start", cid, check=True)
-        out = read_until(master, b"hello-console").decode()
-        assert "/dev/pts/0" in out and "hello-console" in out
-    finally:
-        listener.close()
-        if master is not None:
+        try:
+            assert os.readlink(f"/proc/self/fd/{master}").endswith("/ptmx")  # a pty master
+            mc("start", cid, check=True)
+            out = read_until(master, b"hello-console").decode()
+            assert "/dev/pts/0" in out and "hello-console" in out
+        finally:
             os.close(master)
 
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 
 import pytest
 
-from helpers import MC, container_id, copy_rootfs, mc, read_until
+from helpers import MC, console_socket, container_id, copy_rootfs, mc, read_until
 from minicontainer import cgroups, rootfs
 from minicontainer.state import StateStore
 
@@ -347,24 +346,16 @@ def test_console_size_sizes_the_pty(cid, bundle, tmp_path, size):
         bundle.doc["process"]["consoleSize"] = size
     bundle.command("stty size; echo size-done")
     sock_path = str(tmp_path / "console.sock")
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(sock_path)
-    listener.listen(1)
-    master = None
-    try:
+    with console_socket(sock_path) as receive:
         created = mc("create", "--bundle", bundle.write(), "--console-socket", sock_path, cid,
                      stdin=subprocess.DEVNULL, capture_output=False,
                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         assert created.returncode == 0, created.stderr
-        connection, _ = listener.accept()
-        with connection:
-            _, fds, _, _ = socket.recv_fds(connection, 64, 1)
-        master = fds[0]
-        mc("start", cid, check=True)
-        out = read_until(master, b"size-done").decode()
-    finally:
-        listener.close()
-        if master is not None:
+        master, = receive()
+        try:
+            mc("start", cid, check=True)
+            out = read_until(master, b"size-done").decode()
+        finally:
             os.close(master)
     first = out.replace("\r", "").splitlines()[0]
     if size is not None:
