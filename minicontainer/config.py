@@ -482,6 +482,10 @@ class Config:
         ``bridge`` (a veth on the ``mc0`` bridge, addresses from ``subnet``, ``ports``
         published through NAT), or ``container`` (the network namespace at
         ``network_path``, an OCI namespace entry with a path).
+    ``joined_namespaces``
+        the other OCI namespace entries with a path, by type (``ipc``, ``uts``,
+        ``pid``, ``cgroup``): the container joins those instead of getting new ones,
+        as a pod's containers join the namespaces of its first.
     ``root_mode``
         ``"pivot"`` (pivot_root, then the old root detached) or ``"chroot"`` (runc's
         ``--no-pivot``: the host's tree stays mounted under a chroot). OCI has no field
@@ -558,6 +562,7 @@ class Config:
         ports: list | None = None,
         subnet: str = "10.88.0.0/16",
         network_path: str | None = None,
+        joined_namespaces: dict[str, str] | None = None,
         devices: list[Device] | None = None,
         device_cgroup: bool = True,
         root_mode: str = "pivot",
@@ -614,6 +619,7 @@ class Config:
         self.ports = list(ports or [])
         self.subnet = subnet
         self.network_path = network_path
+        self.joined_namespaces = dict(joined_namespaces or {})
         self.devices = list(devices or [])
         self.device_cgroup = device_cgroup
         self.root_mode = root_mode
@@ -728,6 +734,15 @@ class Config:
             raise ConfigError(
                 "namespaces", "mnt", "cannot be shared: the rootfs is set up in a new one"
             )
+        for kind, path in self.joined_namespaces.items():
+            if kind not in JOINABLE:
+                raise ConfigError(f"linux.namespaces.{kind}", path,
+                                  f"cannot be joined (only {', '.join(JOINABLE)} can)")
+            if self.namespaces & OCI_NAMESPACE_BY_TYPE[kind]:
+                raise ConfigError(f"linux.namespaces.{kind}", path,
+                                  "is both joined and made new")
+            if not os.path.exists(path):
+                raise ConfigError(f"linux.namespaces.{kind}", path, "does not exist")
         if self.hostname is not None:
             _check_hostname(self.hostname)
         if self.rootfs is not None:
@@ -838,6 +853,8 @@ class Config:
         namespaces = [{"type": kind} for ns, kind in _OCI_NAMESPACE.items() if ns & self.namespaces]
         if self.network_path:
             namespaces.append({"type": "network", "path": self.network_path})
+        namespaces += [{"type": kind, "path": path}
+                       for kind, path in self.joined_namespaces.items()]
         linux: dict[str, object] = {
             "namespaces": namespaces,
             "maskedPaths": self.masked_paths,
@@ -930,17 +947,22 @@ class Config:
         linux = doc.get("linux", {})
         namespaces = Namespace(0)
         network_path = None
+        joined = {}
         for entry in linux.get("namespaces", []):
             kind = entry.get("type")
-            if kind not in _OCI_NAMESPACE_BY_TYPE:
+            if kind not in OCI_NAMESPACE_BY_TYPE:
                 raise ConfigError("linux.namespaces", kind, "is not a namespace type")
-            if entry.get("path") and kind != "network":
-                raise ConfigError("linux.namespaces", entry["path"],
-                                  "joining is supported for the network namespace only")
-            if entry.get("path"):
+            if entry.get("path") and kind in ("user", "mount"):
+                raise ConfigError(f"linux.namespaces.{kind}", entry["path"],
+                                  "cannot be joined: the runtime sets up a mount namespace "
+                                  "of its own, as host root (network, ipc, uts, pid and "
+                                  "cgroup ones can be)")
+            if entry.get("path") and kind == "network":
                 network_path = entry["path"]
+            elif entry.get("path"):
+                joined[kind] = entry["path"]
             else:
-                namespaces |= _OCI_NAMESPACE_BY_TYPE[kind]
+                namespaces |= OCI_NAMESPACE_BY_TYPE[kind]
         caps = process.get("capabilities")
         seccomp = linux.get("seccomp")
         if seccomp is not None and "defaultAction" not in seccomp and seccomp != DEFAULT_SECCOMP:
@@ -994,6 +1016,7 @@ class Config:
             network="container" if network_path else (
                 "none" if namespaces & Namespace.NET else "host"),
             network_path=network_path,
+            joined_namespaces=joined,
             devices=[Device.from_oci(node) for node in linux.get("devices", [])],
             rootfs_propagation=linux.get("rootfsPropagation", "rprivate"),
             # runc's reading: an empty string is no profile asked for
@@ -1013,7 +1036,10 @@ _OCI_NAMESPACE = {
     Namespace.USER: "user",
     Namespace.CGROUP: "cgroup",
 }
-_OCI_NAMESPACE_BY_TYPE = {v: k for k, v in _OCI_NAMESPACE.items()}
+OCI_NAMESPACE_BY_TYPE = {v: k for k, v in _OCI_NAMESPACE.items()}
+# The namespaces a container may join by path besides the network one; the runtime
+# clones into them (see runtime._enter_namespaces).
+JOINABLE = ("ipc", "uts", "pid", "cgroup")
 ROOT_MODES = ("pivot", "chroot")
 # runc's values for linux.rootfsPropagation but (r)unbindable: the runtime must still
 # clone the volumes and the rootfs from below /.

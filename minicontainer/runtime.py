@@ -26,7 +26,7 @@ import stat
 import sys
 
 from minicontainer import execstub, idmap, mounts, namespaces, native, network, process, rootfs
-from minicontainer.config import Config, ConfigError, hostname_for
+from minicontainer.config import OCI_NAMESPACE_BY_TYPE, Config, ConfigError, hostname_for
 from minicontainer.errors import EXIT_RUNTIME_ERROR, ContainerError, describe
 from minicontainer.namespaces import Namespace
 from minicontainer.process import (
@@ -514,8 +514,9 @@ class Container:
         cfg = self.config
         gate = self.gate
         rootfs_tree = _shifted_rootfs(cfg)  # first: nothing else is open yet if it fails
-        sync_r = sync_w = err_r = err_w = cgroup_fd = stub = home = None
+        sync_r = sync_w = err_r = err_w = cgroup_fd = stub = None
         channel = parent_channel = terminal = None
+        homes: list[tuple[Namespace, int]] = []
         pid = -1
         # Blocked until each side has its handlers: the parent forwards to the child
         # once it exists, the child takes the defaults (run_reporting) and the mask back.
@@ -535,12 +536,12 @@ class Container:
                                                                 socket.SOCK_STREAM)
                 cgroup_fd = self.cgroup.open_fd() if self.cgroup is not None else None
                 stub = execstub.sealed_copy()
-                home = _enter_network_namespace(cfg.network_path)
+                homes = _enter_namespaces(cfg)
                 pid = namespaces.clone(cfg.namespaces, cgroup_fd)
             finally:
                 if pid != 0:  # what only the child needs
                     close_fds(stub, rootfs_tree, cgroup_fd)
-                    _leave_network_namespace(home)
+                    _leave_namespaces(homes)
         except BaseException:
             if pid > 0:
                 kill_and_reap(pid)
@@ -556,7 +557,7 @@ class Container:
             # The init needs none of the runtime's own fds, and each would be a door out
             # (CVE-2024-21626 was runc's cgroup fd). sync_w goes so that a runtime killed
             # before the release is an end of file.
-            close_fds(sync_w, cgroup_fd, home)
+            close_fds(sync_w, cgroup_fd, *(home for _, home in homes))
             if parent_channel is not None:
                 parent_channel.close()
             if gate is not None:
@@ -670,35 +671,41 @@ def _shifted_rootfs(cfg: Config) -> int | None:
                              "(its filesystem may not support idmapped mounts)") from None
 
 
-def _enter_network_namespace(path: str | None) -> int | None:
-    """Step into the network namespace at ``path``; an fd to come back with.
+def _enter_namespaces(cfg: Config) -> list[tuple[Namespace, int]]:
+    """Step into the namespaces the config joins by path (the network one, and ipc,
+    uts, pid, cgroup); fds to come back with.
 
     A clone cannot be told to join an existing namespace, but it inherits the
-    caller's: the runtime steps into the other container's network namespace,
-    clones, and steps back (:func:`_leave_network_namespace`).  The child keeps
-    it, under a user namespace of its own.
+    caller's (for pid: its children are born in the one joined): the runtime steps
+    into the others' namespaces, clones, and steps back (:func:`_leave_namespaces`).
     """
-    if path is None:
-        return None
-    target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    wanted = [(Namespace.NET, cfg.network_path)] if cfg.network_path else []
+    wanted += [(OCI_NAMESPACE_BY_TYPE[kind], path)
+               for kind, path in cfg.joined_namespaces.items()]
+    homes: list[tuple[Namespace, int]] = []
     try:
-        home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        for namespace, path in wanted:
+            target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                home = os.open(f"/proc/self/ns/{namespace.proc_name}",
+                               os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    native.setns(target, int(namespace), path)
+                except BaseException:
+                    os.close(home)
+                    raise
+                homes.append((namespace, home))
+            finally:
+                os.close(target)
     except BaseException:
-        os.close(target)
+        _leave_namespaces(homes)
         raise
-    try:
-        native.setns(target, int(Namespace.NET), path)
-    except BaseException:
-        os.close(home)
-        raise
-    finally:
-        os.close(target)
-    return home
+    return homes
 
 
-def _leave_network_namespace(home: int | None) -> None:
-    if home is not None:
-        native.setns(home, int(Namespace.NET), "/proc/self/ns/net")
+def _leave_namespaces(homes: list[tuple[Namespace, int]]) -> None:
+    for namespace, home in reversed(homes):
+        native.setns(home, int(namespace), f"/proc/self/ns/{namespace.proc_name}")
         os.close(home)
 
 

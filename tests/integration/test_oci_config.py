@@ -12,7 +12,7 @@ import tempfile
 
 import pytest
 
-from helpers import MC, console_socket, container_id, copy_rootfs, mc, read_until
+from helpers import MC, console_socket, container_id, copy_rootfs, mc, oci_state, read_until
 from minicontainer import cgroups, rootfs
 from minicontainer.state import StateStore
 
@@ -571,3 +571,42 @@ def test_a_propagation_for_one_mount_other_than_private_is_refused(cid, bundle, 
     bundle.add_mount("/mnt", "bind", host_dir, ["rbind", "rslave"])
     error = create_refused(bundle, cid)
     assert "mounts[" in error and "'rslave'" in error and "rootfsPropagation" in error
+
+
+# Namespaces joined by path (a pod: its containers join the first one's)
+
+def test_joined_namespaces_are_the_other_containers(request, cid, bundle, tmp_path):
+    """ipc, uts, pid and cgroup joined by path are the first container's; the mount
+    namespace stays the second's own."""
+    first = container_id(request, "pod")
+    (tmp_path / "first").mkdir()
+    mc("spec", "--bundle", str(tmp_path / "first"), "--rootfs", BASE_ROOTFS, check=True)
+    other = Bundle(str(tmp_path / "first"))
+    # As a rootful podman pod: no user namespaces, whose owners would differ
+    without_user_namespace(other)
+    without_user_namespace(bundle)
+    try:
+        create_ok(other.command("sleep 60"), first)
+        host_pid = oci_state(first)["pid"]
+        kinds = ("ipc", "uts", "pid", "cgroup")
+        bundle.doc["linux"]["namespaces"] = [
+            n for n in bundle.doc["linux"]["namespaces"] if n["type"] not in kinds]
+        bundle.doc["linux"]["namespaces"] += [
+            {"type": kind, "path": f"/proc/{host_pid}/ns/{kind}"} for kind in kinds]
+        bundle.doc.pop("hostname", None)
+        create_ok(bundle.command("sleep 60"), cid)
+        pid = oci_state(cid)["pid"]
+        for name in kinds:
+            assert os.readlink(f"/proc/{pid}/ns/{name}") == \
+                os.readlink(f"/proc/{host_pid}/ns/{name}"), name
+        assert os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink(f"/proc/{host_pid}/ns/mnt")
+    finally:
+        mc("delete", "--force", first)
+
+
+def test_a_user_or_mount_namespace_path_is_refused_naming_it(cid, bundle):
+    bundle.doc["linux"]["namespaces"] = [
+        n for n in bundle.doc["linux"]["namespaces"] if n["type"] != "user"]
+    bundle.doc["linux"]["namespaces"].append({"type": "user", "path": "/proc/1/ns/user"})
+    error = create_refused(bundle, cid)
+    assert "linux.namespaces.user" in error and "cannot be joined" in error
